@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace loupe {
@@ -38,9 +39,12 @@ struct TensorTypeInfo {
   DotFn dot;                 // scalar reference; kernels/ may install faster versions
 };
 
+// Every row of the table, in type-id order (for tests, menus and error messages).
+std::span<const TensorTypeInfo> all_type_infos();
+
 // Null if `type_id` is not a type Loupe supports.
 const TensorTypeInfo* find_type_info(uint32_t type_id);
-const TensorTypeInfo& type_info(TensorType type);
+const TensorTypeInfo& type_info(TensorType type);     // throws loupe::Error if unsupported
 const TensorTypeInfo* find_type_info(std::string_view name);  // "q8_0", case-insensitive
 
 // Bytes taken by `n_values` values of `type`; `n_values` must be a multiple of the block.
