@@ -1,0 +1,69 @@
+// The app's platform-independent half: its state and the function that draws a frame.
+// main.cpp owns the window, the GL context and the frame loop, fills PlatformInfo, and
+// calls DrawWorkspace between ImGui::NewFrame() and ImGui::Render().
+#pragma once
+#include <span>
+#include <string>
+
+#include "theme.h"
+#include "views/views.h"
+
+namespace loupe::app {
+
+// What the platform layer knows about where the app runs; shown in the status line and
+// the System view. Nothing here is guessed: unknown stays empty.
+struct PlatformInfo {
+  std::string platform;  // "Web (WebAssembly)" or "Native (Linux)"
+  std::string gl_version;
+  std::string gl_renderer;
+  std::string glsl_version;
+  std::string sdl_version;
+  bool web = false;
+};
+
+// Threads the engine may use in this build: 1 in the single-thread web build, the
+// browser's or machine's logical cores otherwise.
+int AvailableThreads();
+// True for builds with threads (native, and the web build with pthreads).
+bool ThreadedBuild();
+
+// The views of the workspace, in the order of the navigation.
+enum class ViewId { kStart, kModel, kSystem };
+
+struct ViewInfo {
+  ViewId id;
+  const char* name;     // label in the navigation
+  const char* summary;  // one sentence: what the view is for
+};
+std::span<const ViewInfo> Views();
+
+// Views on the product map that later issues add: listed (disabled) in the navigation so
+// the map is visible, never drawn with made-up content.
+struct PlannedView {
+  const char* name;
+  const char* summary;
+};
+std::span<const PlannedView> PlannedViews();
+
+// Everything the UI remembers between frames.
+struct AppState {
+  ViewId view = ViewId::kStart;
+  Theme theme = Theme::kDark;
+  bool theme_changed = false;  // set by the UI; main.cpp re-applies the style and clear colour
+  PlatformInfo platform;
+  Fonts fonts;
+  StartViewState start;
+  ModelViewState model;
+  SystemViewState system;
+};
+
+// One frame of the whole workspace: navigation on the left, the selected view, and the
+// status line at the bottom. Fills the main viewport.
+void DrawWorkspace(AppState& app);
+// Just the body of one view (the workspace calls this for the selected one).
+void DrawView(AppState& app, ViewId view);
+
+// The one-line summary of the engine shown at the bottom of every view.
+std::string StatusLine(const AppState& app);
+
+}  // namespace loupe::app
