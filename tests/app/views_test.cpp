@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,14 @@ struct RenderCase {
   Theme theme;
   float ratio;
 };
+
+// Readable test names in ctest: "GetParam() = Start, dark, pixel ratio 1".
+void PrintTo(const RenderCase& c, std::ostream* os) {
+  for (const ViewInfo& v : Views()) {
+    if (v.id == c.view) *os << v.name;
+  }
+  *os << ", " << ThemeName(c.theme) << ", pixel ratio " << c.ratio;
+}
 
 class ViewRenderTest : public OffscreenTest, public ::testing::WithParamInterface<RenderCase> {};
 

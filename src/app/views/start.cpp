@@ -10,7 +10,7 @@ void DrawStartView(AppState& app, StartViewState& /*state*/) {
 
   ImGui::TextWrapped(
       "Loupe is a glass box for small open language models. It runs a model on your own "
-      "machine - in this %s - and shows what the model computes: the probability of every "
+      "machine \xe2\x80\x94 in this %s \xe2\x80\x94 and shows what the model computes: the probability of every "
       "token, what each attention head looks at, how a guess forms layer by layer, and which "
       "words of the prompt drove it. Nothing you type leaves this machine.",
       app.platform.web ? "browser tab" : "window");
