@@ -19,6 +19,8 @@
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+// EM_ASM refers to its arguments as $0, $1...
+#pragma clang diagnostic ignored "-Wdollar-in-identifier-extension"
 #endif
 
 namespace {
