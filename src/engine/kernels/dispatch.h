@@ -1,0 +1,46 @@
+// Which kernel runs for each tensor type, chosen once at start-up from what the CPU can
+// do: AVX-512 (VNNI, BF16) > AVX2/FMA > scalar natively, SIMD128 in wasm. The scalar
+// reference code of core/tensor_types.cpp is always the fallback, and the tests compare
+// every fast kernel against it.
+//
+// Setting LOUPE_KERNELS=scalar|avx2|avx512|simd128 in the environment (or calling
+// set_kernel_isa) picks a lower level, e.g. to test or measure the fallback.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor_types.h"
+
+namespace loupe {
+
+enum class KernelIsa { Scalar, Avx2, Avx512, Simd128 };
+
+const char* kernel_isa_name(KernelIsa isa);
+// True if this build and this CPU can run `isa`.
+bool kernel_isa_supported(KernelIsa isa);
+// The level in use now (the best supported one, unless the environment or
+// set_kernel_isa chose another).
+KernelIsa kernel_isa();
+// Switches every type to `isa`'s kernels; returns false (and changes nothing) when the
+// CPU or build lacks it. Not while a forward pass runs.
+bool set_kernel_isa(KernelIsa isa);
+
+// The kernels for weights of one tensor type.
+struct TypeKernels {
+  TensorType partner = TensorType::F32;  // the type activations take (the table's dot_partner)
+  FromFloatFn quantize = nullptr;        // f32 activations -> partner blocks, bytes as the reference writes them
+  DotFn dot = nullptr;                   // one weight row . one partner row
+  KernelIsa dot_isa = KernelIsa::Scalar; // what `dot` is, for reports
+};
+
+// The kernels in use for `type` (throws loupe::Error for unsupported types).
+const TypeKernels& type_kernels(TensorType type);
+
+// Each instruction-set module overlays its kernels on the scalar table (kernels/*.cpp).
+struct KernelTable {
+  TypeKernels by_id[32];
+};
+void install_avx2_kernels(KernelTable& table);
+void install_avx512_kernels(KernelTable& table);
+void install_simd128_kernels(KernelTable& table);
+
+}  // namespace loupe

@@ -1,0 +1,56 @@
+// A persistent pool of worker threads for data-parallel loops. Workers are created once
+// and wait between jobs, so a generated token costs no thread creation. Between jobs a
+// worker spins briefly (a token's ~250 matrix products follow each other within
+// microseconds) and then sleeps on a condition variable, so an idle pool costs nothing.
+// With one thread (and in the single-thread web build) `parallel_for` runs inline.
+//
+// Chunk i of a job always goes to thread i and covers the same range for the same n and
+// thread count, so results never depend on timing.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace loupe {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+  // Calls fn(begin, end) over [0, n) split into contiguous chunks, one per thread; returns
+  // when all chunks are done. `grain` is the smallest chunk worth a thread.
+  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
+                    int64_t grain = 1);
+
+ private:
+  void worker_loop(int index);
+
+  int n_threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_size_ = 0;
+  // Job number * 256 + its chunk count, published (release) once the job is set up.
+  // Workers without a chunk of a job only note its number, so they never touch it.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};           // chunks of the current job still running on workers
+  std::atomic<int> sleepers_{0};          // workers waiting on `wake_`
+  std::atomic<bool> stopping_{false};
+  bool busy_ = false;                      // a job runs: nested parallel_for runs inline
+};
+
+// The engine's shared pool. set_thread_count() replaces it (not while a forward pass runs).
+ThreadPool& thread_pool();
+void set_thread_count(int n_threads);
+int default_thread_count();  // hardware threads, 1 in the single-thread web build
+
+}  // namespace loupe
