@@ -98,7 +98,9 @@ std::string token_text(const json& value) {
 
 }  // namespace
 
-Tokenizer tokenizer_from_hf_json(std::string_view tokenizer_json, std::string_view tokenizer_config_json) {
+namespace {
+
+Tokenizer from_hf_json(std::string_view tokenizer_json, std::string_view tokenizer_config_json) {
   const json j = parse_json(tokenizer_json, "tokenizer.json");
   const json config = tokenizer_config_json.empty() ? json::object()
                                                     : parse_json(tokenizer_config_json, "tokenizer_config.json");
@@ -268,6 +270,16 @@ Tokenizer tokenizer_from_hf_json(std::string_view tokenizer_json, std::string_vi
     }
   }
   return t;
+}
+
+}  // namespace
+
+Tokenizer tokenizer_from_hf_json(std::string_view tokenizer_json, std::string_view tokenizer_config_json) {
+  try {
+    return from_hf_json(tokenizer_json, tokenizer_config_json);
+  } catch (const nlohmann::json::exception& e) {  // a value of an unexpected type somewhere
+    fail(std::string("tokenizer.json: ") + e.what());
+  }
 }
 
 }  // namespace loupe
