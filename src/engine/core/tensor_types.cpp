@@ -6,6 +6,8 @@
 // multi-byte fields are little-endian and are read with memcpy, because tensor data in a
 // file is only as aligned as the file says. This is reference code, written to be read;
 // the fast versions live in kernels/.
+#include <cstdio>
+#include <cstdlib>
 #include "core/tensor_types.h"
 
 #include <algorithm>
@@ -104,8 +106,9 @@ AbsMax abs_max(const float* x, int n) {
 // F32, F16, BF16
 // ============================================================================
 
-void f32_to_float(const void* in, float* out, int64_t n) { std::memcpy(out, in, size_t(n) * 4); }
-void f32_from_float(const float* in, void* out, int64_t n) { std::memcpy(out, in, size_t(n) * 4); }
+// (An empty tensor may come with null pointers, which memcpy must not see.)
+void f32_to_float(const void* in, float* out, int64_t n) { if (n > 0) std::memcpy(out, in, size_t(n) * 4); }
+void f32_from_float(const float* in, void* out, int64_t n) { if (n > 0) std::memcpy(out, in, size_t(n) * 4); }
 
 void f16_to_float(const void* in, float* out, int64_t n) {
   const auto* h = blocks_of<F16Field>(in);
@@ -289,13 +292,17 @@ void q8_0_to_float(const void* in, float* out, int64_t n) {
     for (int j = 0; j < QK; j++) out[i * QK + j] = d * float(b[i].qs[j]);
   }
 }
-// d = amax / 127, q = round_half_even(x / d), as llama.cpp quantizes activations.
+// d = amax / 127, q = round_half_even(x * 127 / amax), exactly as llama.cpp's x86 code
+// quantizes activations (127 / amax, not 1 / d: the two differ in the last bit, and
+// that is enough to move a value across a rounding boundary now and then).
 void q8_0_from_float(const float* in, void* out, int64_t n) {
   auto* b = blocks_of<BlockQ8_0>(out);
   for (int64_t i = 0; i < n / QK; i++) {
     const float* x = in + i * QK;
-    float d = abs_max(x, QK).abs / 127.0f;
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float amax = abs_max(x, QK).abs;
+    float d = amax / 127.0f;
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    if (getenv("LOUPE_TIE_DEBUG")) for (int j = 0; j < QK; j++) { float v = x[j]*id; float f = v - std::floor(v); if (std::fabs(f-0.5f) < 2e-4f) fprintf(stderr, "near-tie block %lld j %d v %.7f n %lld\n", (long long)i, j, v, (long long)n); }
     for (int j = 0; j < QK; j++) b[i].qs[j] = int8_t(round_clamped(x[j] * id, -127, 127));
     store(b[i].d, d);
   }
