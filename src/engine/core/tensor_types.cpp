@@ -6,8 +6,6 @@
 // multi-byte fields are little-endian and are read with memcpy, because tensor data in a
 // file is only as aligned as the file says. This is reference code, written to be read;
 // the fast versions live in kernels/.
-#include <cstdio>
-#include <cstdlib>
 #include "core/tensor_types.h"
 
 #include <algorithm>
@@ -302,7 +300,6 @@ void q8_0_from_float(const float* in, void* out, int64_t n) {
     const float amax = abs_max(x, QK).abs;
     float d = amax / 127.0f;
     float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    if (getenv("LOUPE_TIE_DEBUG")) for (int j = 0; j < QK; j++) { float v = x[j]*id; float f = v - std::floor(v); if (std::fabs(f-0.5f) < 2e-4f) fprintf(stderr, "near-tie block %lld j %d v %.7f n %lld\n", (long long)i, j, v, (long long)n); }
     for (int j = 0; j < QK; j++) b[i].qs[j] = int8_t(round_clamped(x[j] * id, -127, 127));
     store(b[i].d, d);
   }

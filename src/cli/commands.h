@@ -1,0 +1,11 @@
+// The subcommands of loupe-cli, each registered on the CLI11 app with its own --help.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace loupe::cli {
+
+void add_commands(CLI::App& app);
+// bench and the hidden bench-model (cli/bench.cpp).
+void add_bench_commands(CLI::App& app);
+
+}  // namespace loupe::cli

@@ -1,0 +1,161 @@
+// Pieces every architecture shares: the KV cache, causal attention over it, the
+// unembedding, and the recording of captures for the explanation views.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/thread_pool.h"
+#include "model/forward.h"
+
+namespace loupe {
+
+float* scratch(std::vector<float>& buffer, size_t n) {
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+InferenceState make_state(const Model& model, int context) {
+  const ModelConfig& config = model.config;
+  if (context <= 0 || context > config.context_length) context = config.context_length;
+  InferenceState state;
+  state.context = context;
+  const size_t kv_dim = size_t(config.n_kv_heads) * config.head_dim;
+  state.key_cache.assign(size_t(config.n_layers) * context * kv_dim, 0.0f);
+  state.value_cache.assign(size_t(config.n_layers) * context * kv_dim, 0.0f);
+
+  // RoPE: pair i turns at base^(-2i/d) radians per position. Llama 3 style scaling
+  // slows the low-frequency pairs (long wavelengths) by `factor`, leaves the high ones,
+  // and blends smoothly in between; GGUF files may carry those factors precomputed.
+  const int pairs = config.rope_dims / 2;
+  state.rope_theta_scale = std::pow(config.rope_base, -2.0f / float(std::max(1, config.rope_dims)));
+  if (!model.weights.rope_freqs.empty()) {
+    const float* factors = reinterpret_cast<const float*>(model.weights.rope_freqs.data);
+    state.rope_freq_factors.assign(factors, factors + pairs);
+  } else if (config.rope_scale_factor > 0) {
+    state.rope_freq_factors.resize(size_t(pairs));
+    for (int i = 0; i < pairs; ++i) {
+      const double freq = std::pow(double(config.rope_base), -2.0 * i / config.rope_dims);
+      const double wavelength = 2 * M_PI / freq;
+      const double low_wavelength = config.rope_original_context / config.rope_low_freq_factor;
+      const double high_wavelength = config.rope_original_context / config.rope_high_freq_factor;
+      double factor = 1;
+      if (wavelength > low_wavelength) {
+        factor = config.rope_scale_factor;
+      } else if (wavelength > high_wavelength) {
+        const double smooth = (config.rope_original_context / wavelength - config.rope_low_freq_factor) /
+                              (config.rope_high_freq_factor - config.rope_low_freq_factor);
+        factor = 1 / ((1 - smooth) / config.rope_scale_factor + smooth);
+      }
+      state.rope_freq_factors[size_t(i)] = float(factor);
+    }
+  }
+  return state;
+}
+
+void store_kv(const ModelConfig& config, InferenceState& state, int layer, int n_tokens,
+              const float* k, const float* v) {
+  const size_t kv_dim = size_t(config.n_kv_heads) * config.head_dim;
+  const size_t offset = (size_t(layer) * state.context + state.n_past) * kv_dim;
+  std::memcpy(state.key_cache.data() + offset, k, sizeof(float) * kv_dim * n_tokens);
+  std::memcpy(state.value_cache.data() + offset, v, sizeof(float) * kv_dim * n_tokens);
+}
+
+void causal_attention(const ModelConfig& config, InferenceState& state, int layer, int n_tokens,
+                      const float* q, float* out, Capture* capture) {
+  const int head_dim = config.head_dim, n_heads = config.n_heads;
+  const int kv_dim = config.n_kv_heads * head_dim;
+  const int heads_per_kv = n_heads / config.n_kv_heads;  // grouped-query attention
+  const int n_keys = state.n_past + n_tokens;
+  const float* keys = state.key_cache.data() + size_t(layer) * state.context * kv_dim;
+  const float* values = state.value_cache.data() + size_t(layer) * state.context * kv_dim;
+  const float scale = 1.0f / std::sqrt(float(head_dim));
+  float* captured = nullptr;
+  if (capture && capture->attention_probs)
+    captured = capture->attention.data() + size_t(layer) * n_heads * n_tokens * n_keys;
+
+  thread_pool().parallel_for(int64_t(n_heads) * n_tokens, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(n_keys));
+    for (int64_t job = begin; job < end; ++job) {
+      const int head = int(job / n_tokens), t = int(job % n_tokens);
+      const int visible = state.n_past + t + 1;  // keys at positions <= this query's
+      const float* query = q + size_t(t) * n_heads * head_dim + size_t(head) * head_dim;
+      const int kv_head = head / heads_per_kv;
+      for (int key = 0; key < visible; ++key) {
+        const float* k = keys + size_t(key) * kv_dim + size_t(kv_head) * head_dim;
+        float dot = 0;
+        for (int i = 0; i < head_dim; ++i) dot += query[i] * k[i];
+        scores[size_t(key)] = dot * scale;
+      }
+      softmax(scores.data(), visible);
+      float* o = out + size_t(t) * n_heads * head_dim + size_t(head) * head_dim;
+      std::fill(o, o + head_dim, 0.0f);
+      for (int key = 0; key < visible; ++key) {
+        const float p = scores[size_t(key)];
+        const float* v = values + size_t(key) * kv_dim + size_t(kv_head) * head_dim;
+        for (int i = 0; i < head_dim; ++i) o[i] += p * v[i];
+      }
+      if (captured) {
+        float* row = captured + (size_t(head) * n_tokens + t) * n_keys;
+        std::copy(scores.begin(), scores.begin() + visible, row);
+        std::fill(row + visible, row + n_keys, 0.0f);
+      }
+    }
+  });
+}
+
+void unembed(const Model& model, InferenceState& state, const float* normed_rows, int n_rows) {
+  const size_t vocab = size_t(model.config.vocab_size);
+  state.logits.resize(vocab * n_rows);
+  matmul(model.weights.output, normed_rows, n_rows, state.logits.data());
+}
+
+void record_residual(const ModelConfig& config, Capture* capture, int slot, const float* x, int n_tokens) {
+  if (!capture || !capture->residual) return;
+  const size_t n = size_t(n_tokens) * config.dim;
+  std::copy(x, x + n, capture->residual_stream.data() + size_t(slot) * n);
+}
+
+void record_block_output(const ModelConfig& config, std::vector<float>* where, int layer,
+                         const float* out, int n_tokens) {
+  const size_t n = size_t(n_tokens) * config.dim;
+  std::copy(out, out + n, where->data() + size_t(layer) * n);
+}
+
+void forward(const Model& model, InferenceState& state, std::span<const int32_t> tokens,
+             bool all_logits, Capture* capture) {
+  const ModelConfig& config = model.config;
+  const int n_tokens = int(tokens.size());
+  if (n_tokens == 0) fail("forward: no tokens to run");
+  if (state.n_past + n_tokens > state.context)
+    fail("the text is " + std::to_string(state.n_past + n_tokens) + " tokens long, but the context holds " +
+         std::to_string(state.context));
+  for (int32_t id : tokens)
+    if (id < 0 || id >= config.vocab_size)
+      fail("token id " + std::to_string(id) + " is outside the vocabulary (" + std::to_string(config.vocab_size) + ")");
+
+  if (capture) {
+    const int n_keys = state.n_past + n_tokens;
+    capture->n_tokens = n_tokens;
+    capture->n_keys = n_keys;
+    const size_t per_layer = size_t(n_tokens) * config.dim;
+    if (capture->attention_probs)
+      capture->attention.assign(size_t(config.n_layers) * config.n_heads * n_tokens * n_keys, 0.0f);
+    if (capture->residual) capture->residual_stream.assign((config.n_layers + 1) * per_layer, 0.0f);
+    if (capture->block_outputs) {
+      capture->attention_output.assign(config.n_layers * per_layer, 0.0f);
+      capture->mlp_output.assign(config.n_layers * per_layer, 0.0f);
+    }
+  }
+
+  switch (config.arch) {
+    case Architecture::Gpt2: gpt2_forward(model, state, tokens, all_logits, capture); break;
+    case Architecture::Llama:
+    case Architecture::Qwen2: llama_forward(model, state, tokens, all_logits, capture); break;
+  }
+  state.n_past += n_tokens;
+}
+
+}  // namespace loupe

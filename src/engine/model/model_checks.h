@@ -1,0 +1,15 @@
+// Checks that every weight of a loaded model has the shape and type its architecture
+// needs, shared by the GGUF and safetensors loaders.
+#pragma once
+#include "core/file_bytes.h"
+#include "model/model.h"
+
+namespace loupe {
+
+// Throws loupe::Error naming the first tensor that does not fit the configuration.
+void check_model_shapes(const Model& model);
+
+// The loaders, behind load_model / load_model_from_bytes / load_model_from_files.
+Model load_model_from_gguf(FileBytes file_bytes, std::string source);
+
+}  // namespace loupe
