@@ -541,6 +541,10 @@ void GgufWriter::set(std::string key, GgufValue value) {
 void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> shape,
                             std::span<const uint8_t> data) {
   const TensorTypeInfo& info = type_info(type);
+  // ggml keeps tensor names in 64-byte fields, so llama.cpp refuses longer ones.
+  if (name.empty() || name.size() > 63) {
+    fail("tensor name '" + name + "' must be 1 to 63 bytes long for llama.cpp to read the file");
+  }
   if (shape.empty() || shape.size() > size_t(kMaxDims)) {
     fail("tensor '" + name + "' has " + std::to_string(shape.size()) + " dimensions; GGUF takes 1 to 4");
   }

@@ -231,6 +231,7 @@ TEST(GgufWriter, RefusesBadTensors) {
   EXPECT_THROW(w.add_tensor("x", TensorType::Q4_0, {33}, data), Error);       // not whole blocks
   EXPECT_THROW(w.add_tensor("x", TensorType::Q4_0, {64}, data), Error);       // too few bytes
   EXPECT_THROW(w.add_tensor("x", TensorType::Q4_0, {32, 1, 1, 1, 1}, data), Error);  // 5 dims
+  EXPECT_THROW(w.add_tensor(std::string(64, 'n'), TensorType::Q4_0, {32}, data), Error);  // llama.cpp's limit
   w.add_tensor("x", TensorType::Q4_0, {32}, data);
   EXPECT_THROW(w.add_tensor("x", TensorType::Q4_0, {32}, data), Error);       // same name
   std::vector<float> values(10);
