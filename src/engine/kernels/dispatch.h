@@ -6,6 +6,7 @@
 // Setting LOUPE_KERNELS=scalar|avx2|avx512|simd128 in the environment (or calling
 // set_kernel_isa) picks a lower level, e.g. to test or measure the fallback.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "core/tensor_types.h"
@@ -24,12 +25,23 @@ KernelIsa kernel_isa();
 // CPU or build lacks it. Not while a forward pass runs.
 bool set_kernel_isa(KernelIsa isa);
 
+// Dots of tile_rows weight rows (row_bytes apart) with tile_cols activation rows in the
+// partner type (act_bytes apart): out[c * out_stride + r] = row r . activation c.
+using DotTileFn = void (*)(const uint8_t* rows, size_t row_bytes, const uint8_t* acts, size_t act_bytes,
+                           int64_t n, float* out, size_t out_stride);
+
 // The kernels for weights of one tensor type.
 struct TypeKernels {
   TensorType partner = TensorType::F32;  // the type activations take (the table's dot_partner)
   FromFloatFn quantize = nullptr;        // f32 activations -> partner blocks, bytes as the reference writes them
   DotFn dot = nullptr;                   // one weight row . one partner row
   KernelIsa dot_isa = KernelIsa::Scalar; // what `dot` is, for reports
+  DotTileFn tile = nullptr;              // optional, for several tokens at once
+  int tile_rows = 0, tile_cols = 0;
+  DotTileFn tile1 = nullptr;             // optional, tile1_rows rows x 1 token (generation)
+  int tile1_rows = 0;
+  // Tiles give each output the same bits as `dot` (tests check), so results never
+  // depend on how a product was cut into tiles.
 };
 
 // The kernels in use for `type` (throws loupe::Error for unsupported types).

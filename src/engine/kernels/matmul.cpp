@@ -23,6 +23,10 @@ struct PreparedTarget {
   const uint8_t* partner;     // (n_tokens) activation rows in the partner type
   size_t partner_row_bytes;
   DotFn dot;
+  DotTileFn tile;             // null: row by row
+  int tile_rows, tile_cols;
+  DotTileFn tile1;            // null: row by row
+  int tile1_rows;
   int64_t first_tile;         // index of this target's first tile in the whole job
 };
 
@@ -65,7 +69,8 @@ void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in,
     }
     const float* bias = nullptr;
     if (target.bias && !target.bias->empty()) bias = f32_data(*target.bias, bias_scratch[std::min<size_t>(i, 3)]);
-    prepared.push_back({&weight, target.out, bias, partner, partner_row_bytes, kernels.dot, n_tiles});
+    prepared.push_back({&weight, target.out, bias, partner, partner_row_bytes, kernels.dot, kernels.tile,
+                        kernels.tile_rows, kernels.tile_cols, kernels.tile1, kernels.tile1_rows, n_tiles});
     n_tiles += (weight.rows() + kTileRows - 1) / kTileRows;
   }
 
@@ -79,15 +84,34 @@ void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in,
       const int64_t r0 = (tile - target.first_tile) * kTileRows;
       const int64_t r1 = std::min(n_out, r0 + kTileRows);
       const size_t weight_row_bytes = weight.bytes_per_row();
-      const uint8_t* rows = weight.data + weight_row_bytes * size_t(r0);
-      for (int t = 0; t < n_tokens; ++t) {
+      int t = 0;
+      if (target.tile && n_tokens >= target.tile_cols) {
+        // Tiles of tile_rows x tile_cols; the rows and tokens left over go one by one.
+        const size_t act_bytes = target.partner_row_bytes;
+        for (; t + target.tile_cols <= n_tokens; t += target.tile_cols) {
+          const uint8_t* acts = target.partner + act_bytes * size_t(t);
+          float* out = target.out + int64_t(t) * n_out;
+          int64_t r = r0;
+          for (; r + target.tile_rows <= r1; r += target.tile_rows)
+            target.tile(weight.data + weight_row_bytes * size_t(r), weight_row_bytes, acts, act_bytes, n_in, out + r,
+                        size_t(n_out));
+          for (; r < r1; ++r)
+            for (int c = 0; c < target.tile_cols; ++c)
+              out[c * n_out + r] = target.dot(weight.data + weight_row_bytes * size_t(r), acts + act_bytes * size_t(c), n_in);
+        }
+      }
+      for (; t < n_tokens; ++t) {
         const uint8_t* act = target.partner + target.partner_row_bytes * size_t(t);
         float* out = target.out + int64_t(t) * n_out;
-        const uint8_t* row = rows;
-        for (int64_t r = r0; r < r1; ++r, row += weight_row_bytes) out[r] = target.dot(row, act, n_in);
-        if (target.bias)
-          for (int64_t r = r0; r < r1; ++r) out[r] += target.bias[r];
+        int64_t r = r0;
+        if (target.tile1)
+          for (; r + target.tile1_rows <= r1; r += target.tile1_rows)
+            target.tile1(weight.data + weight_row_bytes * size_t(r), weight_row_bytes, act, 0, n_in, out + r, 0);
+        for (; r < r1; ++r) out[r] = target.dot(weight.data + weight_row_bytes * size_t(r), act, n_in);
       }
+      if (target.bias)
+        for (int t2 = 0; t2 < n_tokens; ++t2)
+          for (int64_t r = r0; r < r1; ++r) target.out[int64_t(t2) * n_out + r] += target.bias[r];
     }
   });
 }

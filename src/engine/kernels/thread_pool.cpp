@@ -1,7 +1,8 @@
-// Persistent worker pool. A job is published by bumping an atomic generation counter;
-// workers spin on it for a short while (low wake-up latency between the many short
-// matrix products of one token), then sleep on a condition variable. The caller runs
-// chunk 0 itself and spins until the workers' chunks are done.
+// Persistent worker pool. A job is published by bumping an atomic job number; workers
+// spin on it for a short while (low wake-up latency between the many short matrix
+// products of one token), then sleep on a condition variable. Every thread, the caller
+// included, claims chunks from one atomic counter tagged with the job number, so a chunk
+// is never claimed twice nor by a thread that woke up after its job was over.
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
@@ -17,13 +18,15 @@
 namespace loupe {
 
 namespace {
-// About 50-100 microseconds of spinning before a worker goes to sleep.
+// About 100 microseconds of spinning before a worker sleeps; the caller, waiting for the
+// last chunks, yields its core after a shorter spin.
 constexpr int kSpinsBeforeSleep = 20000;
 constexpr int kSpinsBeforeYield = 2000;
+constexpr int kChunksPerThread = 4;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -35,35 +38,48 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
-static void run_chunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks,
-                      int index) {
-  int64_t begin = n * index / chunks, end = n * (index + 1) / chunks;
-  if (begin < end) fn(begin, end);
+void ThreadPool::run_chunks(uint64_t job) {
+  for (;;) {
+    uint64_t claim = next_chunk_.load(std::memory_order_acquire);
+    int64_t chunk;
+    do {
+      if ((claim >> 32) != (job & 0xffffffffu)) return;  // a later job: this one is over
+      chunk = int64_t(claim & 0xffffffffu);
+      if (chunk >= job_chunks_) return;
+    } while (!next_chunk_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel));
+    // Claimed: the job cannot end (nor its fields change) before this chunk is done.
+    const int64_t begin = job_size_ * chunk / job_chunks_, end = job_size_ * (chunk + 1) / job_chunks_;
+    if (begin < end) (*job_fn_)(begin, end);
+    done_chunks_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
                               int64_t grain) {
   if (n <= 0) return;
-  int chunks = int(std::min<int64_t>({n_threads_, 255, std::max<int64_t>(1, n / std::max<int64_t>(1, grain))}));
-  if (chunks <= 1 || busy_) {
+  const int64_t chunks = std::min<int64_t>({int64_t(n_threads_) * kChunksPerThread, int64_t(1) << 30,
+                                            std::max<int64_t>(1, n / std::max<int64_t>(1, grain))});
+  if (chunks <= 1 || n_threads_ == 1 || busy_) {
     fn(0, n);
     return;
   }
   busy_ = true;
-  job_ = &fn;
+  const uint64_t job = job_number_.load(std::memory_order_relaxed) + 1;
+  job_fn_ = &fn;
   job_size_ = n;
-  pending_.store(chunks - 1, std::memory_order_relaxed);
+  job_chunks_ = chunks;
+  done_chunks_.store(0, std::memory_order_relaxed);
+  next_chunk_.store((job & 0xffffffffu) << 32, std::memory_order_release);
   {
-    // Publishing under the lock means a worker that is about to sleep either sees the new
-    // generation in its wait predicate or gets the notification.
+    // Publishing under the lock means a worker about to sleep either sees the new job in
+    // its wait predicate or gets the notification.
     std::lock_guard<std::mutex> lock(mutex_);
-    const uint64_t job_number = (generation_.load(std::memory_order_relaxed) >> 8) + 1;
-    generation_.store((job_number << 8) | uint64_t(chunks), std::memory_order_release);
+    job_number_.store(job, std::memory_order_release);
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
-  run_chunk(fn, n, chunks, 0);
+  run_chunks(job);
   int spins = 0;
-  while (pending_.load(std::memory_order_acquire) > 0) {
+  while (done_chunks_.load(std::memory_order_acquire) < chunks) {
     if (++spins < kSpinsBeforeYield) {
       LOUPE_CPU_RELAX();
     } else {
@@ -73,32 +89,27 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   busy_ = false;
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    // Spin briefly for the next job, then sleep.
-    uint64_t now = generation_.load(std::memory_order_acquire);
+    uint64_t now = job_number_.load(std::memory_order_acquire);
     for (int spins = 0; now == seen && spins < kSpinsBeforeSleep; ++spins) {
       if (stopping_.load(std::memory_order_relaxed)) return;
       LOUPE_CPU_RELAX();
-      now = generation_.load(std::memory_order_acquire);
+      now = job_number_.load(std::memory_order_acquire);
     }
     if (now == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1, std::memory_order_acq_rel);
       wake_.wait(lock, [&] {
-        return stopping_.load(std::memory_order_relaxed) || generation_.load(std::memory_order_acquire) != seen;
+        return stopping_.load(std::memory_order_relaxed) || job_number_.load(std::memory_order_acquire) != seen;
       });
       sleepers_.fetch_sub(1, std::memory_order_acq_rel);
       if (stopping_.load(std::memory_order_relaxed)) return;
-      now = generation_.load(std::memory_order_acquire);
+      now = job_number_.load(std::memory_order_acquire);
     }
     seen = now;
-    const int chunks = int(now & 255);
-    if (index < chunks) {  // the caller waits for us, so the job stays as published
-      run_chunk(*job_, job_size_, chunks, index);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
-    }
+    run_chunks(now);
   }
 }
 

@@ -4,8 +4,10 @@
 // microseconds) and then sleeps on a condition variable, so an idle pool costs nothing.
 // With one thread (and in the single-thread web build) `parallel_for` runs inline.
 //
-// Chunk i of a job always goes to thread i and covers the same range for the same n and
-// thread count, so results never depend on timing.
+// A job is cut into a few chunks per thread, which threads claim as they come (so a
+// worker the OS has not scheduled yet delays nothing: the others take its chunks). The
+// chunks' ranges depend only on n and the thread count, never on timing; callers keep
+// results independent of which thread runs a chunk.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -25,24 +27,27 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Calls fn(begin, end) over [0, n) split into contiguous chunks, one per thread; returns
-  // when all chunks are done. `grain` is the smallest chunk worth a thread.
+  // Calls fn(begin, end) over [0, n) split into contiguous chunks; returns when all
+  // chunks are done. `grain` is the smallest chunk worth a thread.
   void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
                     int64_t grain = 1);
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  // Claims and runs chunks of job `job` until none is left or a later job began.
+  void run_chunks(uint64_t job);
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  // The current job, stable while any of its chunks is unfinished.
+  const std::function<void(int64_t, int64_t)>* job_fn_ = nullptr;
   int64_t job_size_ = 0;
-  // Job number * 256 + its chunk count, published (release) once the job is set up.
-  // Workers without a chunk of a job only note its number, so they never touch it.
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};           // chunks of the current job still running on workers
+  int64_t job_chunks_ = 0;
+  std::atomic<uint64_t> job_number_{0};  // bumped (release) once a job is published
+  std::atomic<uint64_t> next_chunk_{0};  // job number << 32 | next unclaimed chunk
+  std::atomic<int64_t> done_chunks_{0};
   std::atomic<int> sleepers_{0};          // workers waiting on `wake_`
   std::atomic<bool> stopping_{false};
   bool busy_ = false;                      // a job runs: nested parallel_for runs inline
