@@ -43,9 +43,9 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
     const float* attn_norm = f32_data(lw.attn_norm, norm_scratch);
     for (int t = 0; t < n; ++t)
       rmsnorm(normed + size_t(t) * dim, x + size_t(t) * dim, attn_norm, dim, c.norm_eps);
-    matmul_bias(lw.wq, lw.bq, normed, n, q);
-    matmul_bias(lw.wk, lw.bk, normed, n, k);
-    matmul_bias(lw.wv, lw.bv, normed, n, v);
+    // q, k and v read the same input: converted once, computed as one parallel job.
+    const MatmulTarget qkv[] = {{&lw.wq, q, &lw.bq}, {&lw.wk, k, &lw.bk}, {&lw.wv, v, &lw.bv}};
+    matmul_shared_input(qkv, normed, n);
     const bool adjacent = c.rope_style == RopeStyle::Adjacent;
     const float* factors = state.rope_freq_factors.empty() ? nullptr : state.rope_freq_factors.data();
     for (int t = 0; t < n; ++t) {
@@ -65,8 +65,8 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
     const float* ffn_norm = f32_data(lw.ffn_norm, norm_scratch);
     for (int t = 0; t < n; ++t)
       rmsnorm(normed + size_t(t) * dim, x + size_t(t) * dim, ffn_norm, dim, c.norm_eps);
-    matmul(lw.w_gate, normed, n, gate);
-    matmul(lw.w_up, normed, n, up);
+    const MatmulTarget gate_up[] = {{&lw.w_gate, gate}, {&lw.w_up, up}};
+    matmul_shared_input(gate_up, normed, n);
     swiglu(gate, up, n * c.ff_dim);
     matmul(lw.w_down, gate, n, out);
     if (capture && capture->block_outputs) record_block_output(c, &capture->mlp_output, layer, out, n);
