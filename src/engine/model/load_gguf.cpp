@@ -112,7 +112,8 @@ Model load_model_from_gguf(FileBytes file_bytes, std::string source) {
   check_model_shapes(model);
 
   model.tokenizer = tokenizer_from_gguf(file);
-  if (model.tokenizer.n_vocab() != c.vocab_size)
+  // The embedding may have padding rows beyond the vocabulary, never fewer rows.
+  if (model.tokenizer.n_vocab() > c.vocab_size)
     fail("the tokenizer has " + std::to_string(model.tokenizer.n_vocab()) + " tokens but the embedding has " +
          std::to_string(c.vocab_size) + " rows");
 

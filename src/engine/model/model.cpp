@@ -99,8 +99,16 @@ Model load_model(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (fs::is_directory(path, error)) {
-    std::map<std::string, std::vector<uint8_t>> files;  // filled by the safetensors loader
-    fail("loading a safetensors folder is not wired up yet: '" + path + "'");
+    std::map<std::string, FileBytes> files;
+    for (const auto& entry : fs::directory_iterator(path, error)) {
+      const std::string name = entry.path().filename().string();
+      const bool wanted = name == "config.json" || name == "tokenizer.json" || name == "tokenizer_config.json" ||
+                          name == "model.safetensors.index.json" ||
+                          (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors");
+      if (wanted && entry.is_regular_file()) files[name] = map_file(entry.path().string());
+    }
+    if (error) fail("cannot read the folder '" + path + "': " + error.message());
+    return load_model_from_safetensors(std::move(files), path);
   }
   FileBytes bytes = map_file(path);
   if (bytes.bytes.size() >= 4 && std::equal(bytes.bytes.begin(), bytes.bytes.begin() + 4, "GGUF"))
@@ -114,6 +122,18 @@ Model load_model_from_bytes(std::vector<uint8_t> bytes, std::string source_name)
   if (owned->size() < 4 || !std::equal(owned->begin(), owned->begin() + 4, "GGUF"))
     fail("'" + source_name + "' is not a GGUF file (it does not start with 'GGUF')");
   return load_model_from_gguf(std::move(file_bytes), std::move(source_name));
+}
+
+Model load_model_from_files(std::map<std::string, std::vector<uint8_t>> files, std::string source_name) {
+  std::map<std::string, FileBytes> mapped;
+  for (auto& [name, bytes] : files) {
+    auto owned = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+    mapped[name] = FileBytes{owned, {owned->data(), owned->size()}};
+  }
+  if (mapped.size() == 1 && mapped.begin()->second.bytes.size() >= 4 &&
+      std::equal(mapped.begin()->second.bytes.begin(), mapped.begin()->second.bytes.begin() + 4, "GGUF"))
+    return load_model_from_gguf(std::move(mapped.begin()->second), source_name);
+  return load_model_from_safetensors(std::move(mapped), std::move(source_name));
 }
 
 }  // namespace loupe

@@ -1,6 +1,9 @@
 // Checks that every weight of a loaded model has the shape and type its architecture
 // needs, shared by the GGUF and safetensors loaders.
 #pragma once
+#include <map>
+#include <string>
+
 #include "core/file_bytes.h"
 #include "model/model.h"
 
@@ -11,5 +14,8 @@ void check_model_shapes(const Model& model);
 
 // The loaders, behind load_model / load_model_from_bytes / load_model_from_files.
 Model load_model_from_gguf(FileBytes file_bytes, std::string source);
+// `files` by file name: config.json, tokenizer.json, [tokenizer_config.json],
+// model.safetensors or model.safetensors.index.json with its shards.
+Model load_model_from_safetensors(std::map<std::string, FileBytes> files, std::string source);
 
 }  // namespace loupe
