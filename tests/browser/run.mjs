@@ -10,6 +10,7 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 
@@ -108,6 +109,26 @@ async function screenshot(page, name) {
   return path.relative(root, file);
 }
 
+// The colour of one CSS pixel of the page, from a 1x1 screenshot. For a single pixel
+// every PNG filter leaves the bytes as they are, so inflating IDAT is the whole decoder.
+async function pixelAt(page, x, y) {
+  const png = await page.screenshot({ clip: { x, y, width: 1, height: 1 }, scale: 'css' });
+  let offset = 8;
+  const idat = [];
+  let colorType = 2;
+  while (offset < png.length) {
+    const length = png.readUInt32BE(offset);
+    const type = png.toString('latin1', offset + 4, offset + 8);
+    const data = png.subarray(offset + 8, offset + 8 + length);
+    if (type === 'IHDR') colorType = data[9];
+    if (type === 'IDAT') idat.push(data);
+    offset += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  assert(colorType === 2 || colorType === 6, `unexpected PNG colour type ${colorType}`);
+  return [raw[1], raw[2], raw[3]];
+}
+
 function noErrors(errors) {
   assert(errors.length === 0, errors.join('\n    '));
 }
@@ -189,6 +210,35 @@ const tests = [
         });
         await checkAnimating(browser.page);
         const shot = await screenshot(browser.page, 'app-resized.png');
+        noErrors(browser.errors);
+        return shot;
+      } finally {
+        await browser.close();
+      }
+    },
+  },
+  {
+    name: 'mouse input reaches the app: theme switch and navigation',
+    async run() {
+      // Chromium's headless default colour scheme is light, so the app starts light.
+      const browser = await openBrowser();
+      try {
+        await browser.page.goto(servers.isolated.url);
+        await waitReady(browser.page);
+        const brightness = (rgb) => rgb[0] + rgb[1] + rgb[2];
+        const before = await pixelAt(browser.page, 4, 4);
+        assert(brightness(before) > 600, `expected the light theme, corner is rgb(${before})`);
+        // The theme button sits at the bottom of the navigation (src/app/workspace.cpp).
+        const viewport = browser.page.viewportSize();
+        await browser.page.mouse.click(100, viewport.height - 70);
+        await browser.page.waitForTimeout(500);
+        const after = await pixelAt(browser.page, 4, 4);
+        assert(brightness(after) < 150, `the theme button did not switch to dark: corner is rgb(${after})`);
+        // "System" is the third entry of the navigation.
+        await browser.page.mouse.click(60, 178);
+        await browser.page.mouse.move(700, 650);  // no tooltip in the screenshot
+        await browser.page.waitForTimeout(500);
+        const shot = await screenshot(browser.page, 'app-system-dark.png');
         noErrors(browser.errors);
         return shot;
       } finally {
