@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/forward.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
 
@@ -35,6 +36,37 @@ struct GenerateResult {
   std::string stop_reason;    // "max_tokens", "end_of_text", "context_full", "stopped"
   double prompt_ms = 0;
   double generate_ms = 0;
+};
+
+// One generation, one token per call to next(): for UIs that must stay responsive and
+// be able to stop between tokens (the browser worker, the app). generate() below is the
+// same loop run to the end.
+class Generation {
+ public:
+  // Tokenizes the prompt and reads it (one forward pass). Throws loupe::Error for an empty
+  // prompt or one that does not fit in the context.
+  Generation(const Model& model, const GenerateRequest& request);
+  // Samples the next token into `token`; false when generation has ended (then
+  // result().stop_reason says why, and `token` may carry the last held-back text).
+  bool next(GeneratedToken& token);
+  // Ends generation early, as the user's stop button does.
+  void stop();
+  bool finished() const { return finished_; }
+  const GenerateResult& result() const { return result_; }
+  // The distribution the last token was drawn from (temperature 1), for alternatives.
+  std::span<const float> last_logits() const { return last_logits_; }
+
+ private:
+  const Model& model_;
+  GenerateRequest request_;
+  InferenceState state_;
+  Rng rng_;
+  StreamDecoder decoder_;
+  std::vector<int32_t> history_;
+  std::vector<float> last_logits_;
+  GenerateResult result_;
+  bool finished_ = false;
+  double generate_ms_start_ = 0;
 };
 
 // `on_token` is called for every generated token; returning false stops generation.

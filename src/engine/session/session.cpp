@@ -1,0 +1,172 @@
+// Session: the engine behind JSON requests and events (see session.h).
+#include "session/session.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "explain/explain_json.h"
+#include "model/model_card.h"
+
+namespace loupe {
+
+namespace {
+
+using Json = nlohmann::json;
+
+Json error_event(const std::string& op, const std::string& message) {
+  return Json{{"event", "error"}, {"op", op}, {"message", message}};
+}
+
+template <typename T>
+T field(const Json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const Json::exception&) {
+    fail(std::string("'") + key + "' has the wrong type");
+  }
+}
+
+}  // namespace
+
+GenerateRequest generate_request_from_json(const Json& request) {
+  GenerateRequest r;
+  r.prompt = field<std::string>(request, "prompt", "");
+  r.chat = field<bool>(request, "chat", false);
+  r.max_tokens = field<int>(request, "max_tokens", field<int>(request, "maxTokens", 64));
+  if (r.max_tokens < 1 || r.max_tokens > 1 << 20) fail("max_tokens must be between 1 and 1048576");
+  SamplingSettings& s = r.sampling;
+  s.seed = field<uint64_t>(request, "seed", 0);
+  s.temperature = field<float>(request, "temperature", s.temperature);
+  s.top_k = field<int>(request, "top_k", s.top_k);
+  s.top_p = field<float>(request, "top_p", s.top_p);
+  s.min_p = field<float>(request, "min_p", s.min_p);
+  s.repeat_penalty = field<float>(request, "repeat_penalty", s.repeat_penalty);
+  if (!(s.temperature >= 0) || !(s.top_p >= 0 && s.top_p <= 1) || !(s.min_p >= 0 && s.min_p <= 1) ||
+      !(s.repeat_penalty > 0) || s.top_k < 0)
+    fail("sampling settings out of range (temperature >= 0, 0 <= top_p, min_p <= 1, top_k >= 0, repeat_penalty > 0)");
+  return r;
+}
+
+std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> bytes) {
+  const std::string op = request.is_object() ? field<std::string>(request, "op", "") : "";
+  try {
+    if (op == "cancel") {
+      if (!generation_) return {};
+      generation_->stop();
+      std::vector<Json> events{done_event()};
+      generation_.reset();
+      return events;
+    }
+    if (op == "load") {
+      if (generation_) generation_.reset();
+      // Load first, replace after: a broken file leaves the previous model in place.
+      auto model = std::make_unique<Model>(
+          load_model_from_bytes(std::move(bytes), field<std::string>(request, "name", "model")));
+      model_ = std::move(model);
+      return {Json{{"event", "loaded"}, {"card", model_card_json(*model_)}}};
+    }
+    if (op.empty()) fail("a request needs an \"op\"");
+    if (!model_) fail("no model is loaded yet");
+    if (op == "info") return {Json{{"event", "info"}, {"card", model_card_json(*model_)}}};
+    if (op == "tokenize") {
+      const std::string text = field<std::string>(request, "text", "");
+      const bool bos = field<bool>(request, "bos", false);
+      Json tokens = Json::array();
+      for (int32_t id : encode(model_->tokenizer, text, bos, false)) {
+        const std::string raw = token_to_bytes(model_->tokenizer, id);
+        tokens.push_back({{"id", id}, {"text", sanitize_utf8(raw)}, {"bytes", raw.size()}});
+      }
+      return {Json{{"event", "tokens"}, {"tokens", tokens}}};
+    }
+    if (op == "generate") return start_generation(request);
+    if (op == "explain") {
+      if (generation_) fail("a generation is running: stop it first");
+      explain::ExplainRequest r;
+      r.model = model_.get();
+      r.prompt = field<std::string>(request, "prompt", "");
+      if (request.contains("ids")) r.ids = request.at("ids").get<std::vector<int32_t>>();
+      if (request.contains("what")) r.what = explain::parse_sections(request.at("what").get<std::string>());
+      r.top_k = field<int>(request, "top_k", r.top_k);
+      r.layer = field<int>(request, "layer", -1);
+      r.head = field<int>(request, "head", -1);
+      r.method = field<std::string>(request, "method", "");
+      r.target_token = field<std::string>(request, "target_token", "");
+      r.contrast_token = field<std::string>(request, "contrast_token", "");
+      r.seed = field<uint64_t>(request, "seed", 0);
+      return {Json{{"event", "explain"}, {"result", explain::explain_json(r)}}};
+    }
+    fail("unknown request '" + op + "'");
+  } catch (const Error& e) {
+    return {error_event(op, e.what())};
+  } catch (const Json::exception& e) {
+    return {error_event(op, std::string("malformed request: ") + e.what())};
+  } catch (const std::bad_alloc&) {
+    return {error_event(op, "out of memory")};
+  }
+}
+
+std::vector<Json> Session::start_generation(const Json& request) {
+  if (generation_) fail("a generation is already running");
+  const GenerateRequest settings = generate_request_from_json(request);
+  alternatives_ = std::clamp(field<int>(request, "alternatives", 5), 0, 50);
+  generation_ = std::make_unique<Generation>(*model_, settings);
+  Json prompt_tokens = Json::array();
+  for (int32_t id : generation_->result().prompt_ids)
+    prompt_tokens.push_back({{"id", id}, {"text", sanitize_utf8(token_to_bytes(model_->tokenizer, id))}});
+  return {Json{{"event", "prompt"}, {"tokens", prompt_tokens}, {"prompt_ms", generation_->result().prompt_ms}}};
+}
+
+Json Session::token_event(const GeneratedToken& token) const {
+  Json event{{"event", "token"}, {"id", token.id}, {"text", token.text}, {"prob", token.probability}};
+  if (token.id >= 0) {
+    event["token_text"] = sanitize_utf8(token_to_bytes(model_->tokenizer, token.id));
+    const std::span<const float> logits = generation_->last_logits();
+    const float top = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float l : logits) sum += std::exp(double(l) - top);
+    std::vector<int32_t> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
+    const size_t k = std::min(order.size(), size_t(alternatives_));
+    std::partial_sort(order.begin(), order.begin() + ptrdiff_t(k), order.end(),
+                      [&](int32_t a, int32_t b) { return logits[size_t(a)] > logits[size_t(b)]; });
+    Json alternatives = Json::array();
+    for (size_t i = 0; i < k; ++i)
+      alternatives.push_back({{"id", order[i]},
+                              {"text", sanitize_utf8(token_to_bytes(model_->tokenizer, order[i]))},
+                              {"prob", std::exp(double(logits[size_t(order[i])]) - top) / sum}});
+    event["alternatives"] = alternatives;
+  }
+  return event;
+}
+
+Json Session::done_event() const {
+  const GenerateResult& r = generation_->result();
+  const double tokens_per_s = r.generate_ms > 0 ? 1000.0 * double(r.ids.size()) / r.generate_ms : 0.0;
+  return Json{{"event", "done"},      {"ids", r.ids},
+              {"prompt_ids", r.prompt_ids}, {"text", r.text},
+              {"stop_reason", r.stop_reason}, {"prompt_ms", r.prompt_ms},
+              {"generate_ms", r.generate_ms}, {"tokens_per_s", tokens_per_s}};
+}
+
+std::vector<Json> Session::step() {
+  if (!generation_) return {};
+  std::vector<Json> events;
+  try {
+    GeneratedToken token;
+    const bool more = generation_->next(token);
+    if (more || !token.text.empty()) events.push_back(token_event(token));
+    if (!more || generation_->finished()) {
+      events.push_back(done_event());
+      generation_.reset();
+    }
+  } catch (const Error& e) {
+    events.push_back(error_event("generate", e.what()));
+    generation_.reset();
+  }
+  return events;
+}
+
+}  // namespace loupe
