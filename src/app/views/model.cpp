@@ -12,15 +12,16 @@ void DrawModelView(AppState& app, ModelViewState& /*state*/) {
   Notice(app, "No model loaded yet \xe2\x80\x94 the engine issue adds model loading.");
   ImGui::Spacing();
   Caption(app, "When it does, this view will offer:");
-  ImGui::BulletText("the bundled open models, trained by Loupe from openly licensed text;");
-  ImGui::BulletText("opening a GGUF or safetensors file (picker, drag and drop) or a URL,");
-  ImGui::Indent();
-  ImGui::TextUnformatted("with bytes received and time left;");
-  ImGui::Unindent();
-  ImGui::BulletText("the model card: architecture, parameters, quantization, context,");
-  ImGui::Indent();
-  ImGui::TextUnformatted("licence, author, training data, SHA-256 and memory use.");
-  ImGui::Unindent();
+  const char* coming[] = {
+      "the bundled open models, trained by Loupe from openly licensed text;",
+      "opening a GGUF or safetensors file (picker, drag and drop) or a URL, with bytes received and time left;",
+      "the model card: architecture, parameters, quantization, context, licence, author, training data, "
+      "SHA-256 and memory use.",
+  };
+  for (const char* item : coming) {
+    ImGui::Bullet();
+    ImGui::TextWrapped("%s", item);
+  }
 }
 
 }  // namespace loupe::app
