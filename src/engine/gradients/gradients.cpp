@@ -1,0 +1,482 @@
+// The model's forward pass with saved activations, and its backward pass, for both
+// families. The forward pass reads like model/llama.cpp and model/gpt2.cpp; the backward
+// pass walks the same steps in reverse, each step the `_backward` of its `_forward`
+// (gradients/layers.h).
+//
+//   Llama/Qwen2: x += Wo·attn(rope(Wq·rms(x)+bq), rope(Wk·rms(x)+bk), Wv·rms(x)+bv)
+//                x += Wdown·(silu(Wgate·rms(x)) * Wup·rms(x))
+//   GPT-2:       x += Wo·attn(split(Wqkv·ln(x)+b)) + bo
+//                x += Wdown·gelu(Wup·ln(x)+b) + b
+//   logits = U·norm(x)
+#include "gradients/gradients.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "gradients/layers.h"
+#include "kernels/matmul.h"
+#include "model/forward.h"
+
+namespace loupe::grad {
+
+namespace {
+
+// data() of an array, or null when it is empty (a weight the architecture lacks).
+template <class T>
+const T* ptr(const std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
+// data() of a gradient array, or null when there are no gradients or no such weight.
+template <class T>
+T* gptr(Parameters<T>* g, std::vector<T> Parameters<T>::*field) {
+  return g && !(g->*field).empty() ? (g->*field).data() : nullptr;
+}
+template <class T>
+T* lgptr(Parameters<T>* g, int layer, std::vector<T> LayerParameters<T>::*field) {
+  if (!g) return nullptr;
+  std::vector<T>& v = g->layers[size_t(layer)].*field;
+  return v.empty() ? nullptr : v.data();
+}
+
+template <class T>
+std::vector<T> dequantize(const TensorView& tensor) {
+  if (tensor.empty()) return {};
+  std::vector<float> row(size_t(tensor.row_length()));
+  std::vector<T> out(size_t(tensor.elements()));
+  for (int64_t r = 0; r < tensor.rows(); ++r) {
+    read_row(tensor, r, row.data());
+    std::copy(row.begin(), row.end(), out.begin() + r * tensor.row_length());
+  }
+  return out;
+}
+
+template <class T>
+void resize(std::vector<T>& v, size_t n) { v.assign(n, T(0)); }
+
+bool is_gpt2(const ModelConfig& c) { return c.arch == Architecture::Gpt2; }
+
+}  // namespace
+
+// ============================================================================================
+// Parameters
+
+template <class T>
+std::vector<const std::vector<T>*> Parameters<T>::arrays() const {
+  std::vector<const std::vector<T>*> all = {&token_embedding, &position_embedding};
+  for (const LayerParameters<T>& l : layers)
+    for (const std::vector<T>* v : {&l.attn_norm, &l.attn_norm_bias, &l.wq, &l.bq, &l.wk, &l.bk, &l.wv, &l.bv,
+                                    &l.wqkv, &l.bqkv, &l.wo, &l.bo, &l.ffn_norm, &l.ffn_norm_bias, &l.w_gate,
+                                    &l.w_up, &l.b_up, &l.w_down, &l.b_down})
+      all.push_back(v);
+  all.push_back(&output_norm);
+  all.push_back(&output_norm_bias);
+  all.push_back(&output);
+  std::erase_if(all, [](const std::vector<T>* v) { return v->empty(); });
+  return all;
+}
+
+template <class T>
+std::vector<std::vector<T>*> Parameters<T>::arrays() {
+  std::vector<std::vector<T>*> all;
+  for (const std::vector<T>* v : std::as_const(*this).arrays()) all.push_back(const_cast<std::vector<T>*>(v));
+  return all;
+}
+
+template <class T>
+size_t Parameters<T>::count() const {
+  size_t n = 0;
+  for (const std::vector<T>* v : arrays()) n += v->size();
+  return n;
+}
+
+template <class T>
+Parameters<T> parameters_from_model(const Model& model) {
+  const ModelWeights& w = model.weights;
+  Parameters<T> p;
+  p.config = model.config;
+  p.token_embedding = dequantize<T>(w.token_embedding);
+  p.position_embedding = dequantize<T>(w.position_embedding);
+  p.output_norm = dequantize<T>(w.output_norm);
+  p.output_norm_bias = dequantize<T>(w.output_norm_bias);
+  if (!model.config.tied_output) p.output = dequantize<T>(w.output);
+  for (const LayerWeights& lw : w.layers) {
+    LayerParameters<T> l;
+    l.attn_norm = dequantize<T>(lw.attn_norm);
+    l.attn_norm_bias = dequantize<T>(lw.attn_norm_bias);
+    l.wq = dequantize<T>(lw.wq);
+    l.bq = dequantize<T>(lw.bq);
+    l.wk = dequantize<T>(lw.wk);
+    l.bk = dequantize<T>(lw.bk);
+    l.wv = dequantize<T>(lw.wv);
+    l.bv = dequantize<T>(lw.bv);
+    l.wqkv = dequantize<T>(lw.wqkv);
+    l.bqkv = dequantize<T>(lw.bqkv);
+    l.wo = dequantize<T>(lw.wo);
+    l.bo = dequantize<T>(lw.bo);
+    l.ffn_norm = dequantize<T>(lw.ffn_norm);
+    l.ffn_norm_bias = dequantize<T>(lw.ffn_norm_bias);
+    l.w_gate = dequantize<T>(lw.w_gate);
+    l.w_up = dequantize<T>(lw.w_up);
+    l.b_up = dequantize<T>(lw.b_up);
+    l.w_down = dequantize<T>(lw.w_down);
+    l.b_down = dequantize<T>(lw.b_down);
+    p.layers.push_back(std::move(l));
+  }
+  if (!is_gpt2(model.config)) {
+    // The same RoPE factors inference uses (a one-position state computes them).
+    p.rope_freq_factors = make_state(model, 1).rope_freq_factors;
+  }
+  return p;
+}
+
+template <class T>
+Parameters<T> zeros_like(const Parameters<T>& p) {
+  Parameters<T> z = p;
+  for (std::vector<T>* v : z.arrays()) std::fill(v->begin(), v->end(), T(0));
+  return z;
+}
+
+template <class T>
+Parameters<T> convert(const Parameters<float>& p) {
+  Parameters<T> out;
+  out.config = p.config;
+  out.rope_freq_factors = p.rope_freq_factors;
+  out.layers.resize(p.layers.size());
+  auto copy = [](const std::vector<float>& from) { return std::vector<T>(from.begin(), from.end()); };
+  out.token_embedding = copy(p.token_embedding);
+  out.position_embedding = copy(p.position_embedding);
+  out.output_norm = copy(p.output_norm);
+  out.output_norm_bias = copy(p.output_norm_bias);
+  out.output = copy(p.output);
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    const LayerParameters<float>& a = p.layers[i];
+    LayerParameters<T>& b = out.layers[i];
+    b.attn_norm = copy(a.attn_norm); b.attn_norm_bias = copy(a.attn_norm_bias);
+    b.wq = copy(a.wq); b.bq = copy(a.bq); b.wk = copy(a.wk); b.bk = copy(a.bk); b.wv = copy(a.wv); b.bv = copy(a.bv);
+    b.wqkv = copy(a.wqkv); b.bqkv = copy(a.bqkv); b.wo = copy(a.wo); b.bo = copy(a.bo);
+    b.ffn_norm = copy(a.ffn_norm); b.ffn_norm_bias = copy(a.ffn_norm_bias);
+    b.w_gate = copy(a.w_gate); b.w_up = copy(a.w_up); b.b_up = copy(a.b_up);
+    b.w_down = copy(a.w_down); b.b_down = copy(a.b_down);
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> embed_tokens(const Parameters<T>& p, std::span<const int32_t> tokens) {
+  const int dim = p.config.dim;
+  std::vector<T> rows(tokens.size() * size_t(dim));
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const int32_t id = tokens[t];
+    if (id < 0 || id >= p.config.vocab_size) fail("token id " + std::to_string(id) + " is outside the vocabulary");
+    std::copy_n(p.token_embedding.begin() + size_t(id) * dim, dim, rows.begin() + t * dim);
+  }
+  return rows;
+}
+
+// ============================================================================================
+// Forward, keeping what the backward pass needs
+
+template <class T>
+void model_forward(const Parameters<T>& p, const T* token_rows, int n, std::span<const int> logit_rows,
+                   Activations<T>& a) {
+  const ModelConfig& c = p.config;
+  const int dim = c.dim, hd = c.head_dim, ff = c.ff_dim;
+  const int q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
+  const T eps = T(c.norm_eps);
+  const bool gpt2 = is_gpt2(c);
+  if (n <= 0) fail("the gradient pass needs at least one token");
+  if (n > c.context_length) fail("the text is " + std::to_string(n) + " tokens long, but the context holds " +
+                                 std::to_string(c.context_length));
+  const float theta_scale = std::pow(c.rope_base, -2.0f / float(std::max(1, c.rope_dims)));
+  const float* factors = p.rope_freq_factors.empty() ? nullptr : p.rope_freq_factors.data();
+  const bool adjacent = c.rope_style == RopeStyle::Adjacent;
+
+  a.n = n;
+  a.x0.assign(token_rows, token_rows + size_t(n) * dim);
+  if (gpt2)  // learned absolute positions
+    for (size_t i = 0; i < size_t(n) * dim; ++i) a.x0[i] += p.position_embedding[i];
+  a.layers.resize(size_t(c.n_layers));
+  std::vector<T> tmp(size_t(n) * std::max(3 * dim, std::max(q_dim, dim)));  // (n, up to 3*dim)
+
+  const std::vector<T>* x = &a.x0;
+  for (int layer = 0; layer < c.n_layers; ++layer) {
+    const LayerParameters<T>& lp = p.layers[size_t(layer)];
+    LayerActivations<T>& la = a.layers[size_t(layer)];
+    la.x = *x;
+    resize(la.ln1, size_t(n) * dim);
+    resize(la.ln1_rstd, size_t(n));
+    resize(la.q, size_t(n) * q_dim);
+    resize(la.k, size_t(n) * kv_dim);
+    resize(la.v, size_t(n) * kv_dim);
+    resize(la.probs, size_t(c.n_heads) * n * n);
+    resize(la.att, size_t(n) * q_dim);
+    resize(la.x_mid, size_t(n) * dim);
+    resize(la.ln2, size_t(n) * dim);
+    resize(la.ln2_rstd, size_t(n));
+    resize(la.gate, size_t(n) * ff);
+    resize(la.hidden, size_t(n) * ff);
+
+    // Attention
+    if (gpt2) {
+      resize(la.ln1_mean, size_t(n));
+      layernorm_forward(la.ln1.data(), la.ln1_mean.data(), la.ln1_rstd.data(), la.x.data(), lp.attn_norm.data(),
+                        ptr(lp.attn_norm_bias), n, dim, eps);
+      matmul_forward(tmp.data(), la.ln1.data(), lp.wqkv.data(), ptr(lp.bqkv), n, dim, 3 * dim);
+      for (int t = 0; t < n; ++t) {
+        const T* row = tmp.data() + size_t(t) * 3 * dim;
+        std::copy(row, row + dim, la.q.begin() + size_t(t) * dim);
+        std::copy(row + dim, row + 2 * dim, la.k.begin() + size_t(t) * dim);
+        std::copy(row + 2 * dim, row + 3 * dim, la.v.begin() + size_t(t) * dim);
+      }
+    } else {
+      rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), la.x.data(), lp.attn_norm.data(), n, dim, eps);
+      matmul_forward(la.q.data(), la.ln1.data(), lp.wq.data(), ptr(lp.bq), n, dim, q_dim);
+      matmul_forward(la.k.data(), la.ln1.data(), lp.wk.data(), ptr(lp.bk), n, dim, kv_dim);
+      matmul_forward(la.v.data(), la.ln1.data(), lp.wv.data(), ptr(lp.bv), n, dim, kv_dim);
+      rope_forward(la.q.data(), n, c.n_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
+      rope_forward(la.k.data(), n, c.n_kv_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
+    }
+    attention_forward(la.att.data(), la.probs.data(), la.q.data(), la.k.data(), la.v.data(), n, c.n_heads,
+                      c.n_kv_heads, hd);
+    matmul_forward(tmp.data(), la.att.data(), lp.wo.data(), ptr(lp.bo), n, q_dim, dim);
+    for (size_t i = 0; i < size_t(n) * dim; ++i) la.x_mid[i] = la.x[i] + tmp[i];
+
+    // MLP
+    std::vector<T>& next = layer + 1 < c.n_layers ? a.layers[size_t(layer) + 1].x : a.x_final;
+    next.resize(size_t(n) * dim);
+    if (gpt2) {
+      resize(la.ln2_mean, size_t(n));
+      layernorm_forward(la.ln2.data(), la.ln2_mean.data(), la.ln2_rstd.data(), la.x_mid.data(), lp.ffn_norm.data(),
+                        ptr(lp.ffn_norm_bias), n, dim, eps);
+      matmul_forward(la.gate.data(), la.ln2.data(), lp.w_up.data(), ptr(lp.b_up), n, dim, ff);
+      gelu_forward(la.hidden.data(), la.gate.data(), n * ff);
+    } else {
+      resize(la.up, size_t(n) * ff);
+      rmsnorm_forward(la.ln2.data(), la.ln2_rstd.data(), la.x_mid.data(), lp.ffn_norm.data(), n, dim, eps);
+      matmul_forward(la.gate.data(), la.ln2.data(), lp.w_gate.data(), static_cast<const T*>(nullptr), n, dim, ff);
+      matmul_forward(la.up.data(), la.ln2.data(), lp.w_up.data(), static_cast<const T*>(nullptr), n, dim, ff);
+      swiglu_forward(la.hidden.data(), la.gate.data(), la.up.data(), n * ff);
+    }
+    matmul_forward(tmp.data(), la.hidden.data(), lp.w_down.data(), ptr(lp.b_down), n, ff, dim);
+    for (size_t i = 0; i < size_t(n) * dim; ++i) next[i] = la.x_mid[i] + tmp[i];
+    x = &next;
+  }
+  if (c.n_layers == 0) a.x_final = a.x0;
+
+  // Final norm, then the logits of the rows asked for.
+  resize(a.lnf, size_t(n) * dim);
+  resize(a.lnf_rstd, size_t(n));
+  if (gpt2) {
+    resize(a.lnf_mean, size_t(n));
+    layernorm_forward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.x_final.data(), p.output_norm.data(),
+                      ptr(p.output_norm_bias), n, dim, eps);
+  } else {
+    rmsnorm_forward(a.lnf.data(), a.lnf_rstd.data(), a.x_final.data(), p.output_norm.data(), n, dim, eps);
+  }
+  a.logit_rows.assign(logit_rows.begin(), logit_rows.end());
+  const int rows = int(a.logit_rows.size());
+  RowMatrix<T> selected(rows, dim);
+  for (int r = 0; r < rows; ++r) {
+    const int t = a.logit_rows[size_t(r)];
+    if (t < 0 || t >= n) fail("logit row " + std::to_string(t) + " is outside the text");
+    selected.row(r) = ConstRowVectorMap<T>(a.lnf.data() + size_t(t) * dim, dim);
+  }
+  a.logits.resize(size_t(rows) * c.vocab_size);
+  MatrixMap<T>(a.logits.data(), rows, c.vocab_size).noalias() =
+      selected * ConstMatrixMap<T>(p.unembedding().data(), c.vocab_size, dim).transpose();
+}
+
+// ============================================================================================
+// Backward, the same steps in reverse
+
+template <class T>
+void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits, T* d_token_rows,
+                    Parameters<T>* g, std::span<const int32_t> tokens) {
+  const ModelConfig& c = p.config;
+  const int n = a.n, dim = c.dim, hd = c.head_dim, ff = c.ff_dim;
+  const int q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
+  const bool gpt2 = is_gpt2(c);
+  const float theta_scale = std::pow(c.rope_base, -2.0f / float(std::max(1, c.rope_dims)));
+  const float* factors = p.rope_freq_factors.empty() ? nullptr : p.rope_freq_factors.data();
+  const bool adjacent = c.rope_style == RopeStyle::Adjacent;
+
+  // logits = U · lnf[rows]:  dlnf[rows] = dlogits · U,  dU += dlogitsᵀ · lnf[rows]
+  const int rows = int(a.logit_rows.size());
+  std::vector<T> dx(size_t(n) * dim, T(0)), dln(size_t(n) * dim, T(0));
+  {
+    ConstMatrixMap<T> dl(dlogits, rows, c.vocab_size);
+    ConstMatrixMap<T> u(p.unembedding().data(), c.vocab_size, dim);
+    RowMatrix<T> dselected = dl * u;
+    RowMatrix<T> selected(rows, dim);
+    for (int r = 0; r < rows; ++r) {
+      const int t = a.logit_rows[size_t(r)];
+      selected.row(r) = ConstRowVectorMap<T>(a.lnf.data() + size_t(t) * dim, dim);
+      RowVectorMap<T>(dln.data() + size_t(t) * dim, dim) += dselected.row(r);
+    }
+    if (g) {
+      std::vector<T>& du = g->output.empty() ? g->token_embedding : g->output;
+      MatrixMap<T>(du.data(), c.vocab_size, dim).noalias() += dl.transpose() * selected;
+    }
+  }
+  if (gpt2)
+    layernorm_backward(dx.data(), gptr(g, &Parameters<T>::output_norm), gptr(g, &Parameters<T>::output_norm_bias),
+                       dln.data(), a.x_final.data(), p.output_norm.data(), a.lnf_mean.data(), a.lnf_rstd.data(), n, dim);
+  else
+    rmsnorm_backward(dx.data(), gptr(g, &Parameters<T>::output_norm), dln.data(), a.x_final.data(),
+                     p.output_norm.data(), a.lnf_rstd.data(), n, dim);
+
+  std::vector<T> dhidden(size_t(n) * ff), dgate(size_t(n) * ff), dup(size_t(n) * ff);
+  std::vector<T> datt(size_t(n) * q_dim), dq(size_t(n) * q_dim), dk(size_t(n) * kv_dim), dv(size_t(n) * kv_dim);
+  std::vector<T> dqkv(gpt2 ? size_t(n) * 3 * dim : 0);
+  using LP = LayerParameters<T>;
+  for (int layer = c.n_layers - 1; layer >= 0; --layer) {
+    const LP& lp = p.layers[size_t(layer)];
+    const LayerActivations<T>& la = a.layers[size_t(layer)];
+    auto lg = [&](std::vector<T> LP::*field) { return lgptr(g, layer, field); };
+
+    // MLP: next = x_mid + Wdown·hidden (+b).  dx now holds d(next); it flows on to x_mid.
+    std::fill(dhidden.begin(), dhidden.end(), T(0));
+    matmul_backward(dhidden.data(), lg(&LP::w_down), lg(&LP::b_down), dx.data(), la.hidden.data(), lp.w_down.data(), n,
+                    ff, dim);
+    std::fill(dgate.begin(), dgate.end(), T(0));
+    std::fill(dln.begin(), dln.end(), T(0));
+    if (gpt2) {
+      gelu_backward(dgate.data(), dhidden.data(), la.gate.data(), n * ff);
+      matmul_backward(dln.data(), lg(&LP::w_up), lg(&LP::b_up), dgate.data(), la.ln2.data(), lp.w_up.data(), n, dim, ff);
+      layernorm_backward(dx.data(), lg(&LP::ffn_norm), lg(&LP::ffn_norm_bias), dln.data(), la.x_mid.data(),
+                         lp.ffn_norm.data(), la.ln2_mean.data(), la.ln2_rstd.data(), n, dim);
+    } else {
+      std::fill(dup.begin(), dup.end(), T(0));
+      swiglu_backward(dgate.data(), dup.data(), dhidden.data(), la.gate.data(), la.up.data(), n * ff);
+      matmul_backward(dln.data(), lg(&LP::w_gate), static_cast<T*>(nullptr), dgate.data(), la.ln2.data(),
+                      lp.w_gate.data(), n, dim, ff);
+      matmul_backward(dln.data(), lg(&LP::w_up), static_cast<T*>(nullptr), dup.data(), la.ln2.data(), lp.w_up.data(),
+                      n, dim, ff);
+      rmsnorm_backward(dx.data(), lg(&LP::ffn_norm), dln.data(), la.x_mid.data(), lp.ffn_norm.data(),
+                       la.ln2_rstd.data(), n, dim);
+    }
+
+    // Attention: x_mid = x + Wo·att (+bo).  dx now holds d(x_mid); it flows on to x.
+    std::fill(datt.begin(), datt.end(), T(0));
+    matmul_backward(datt.data(), lg(&LP::wo), lg(&LP::bo), dx.data(), la.att.data(), lp.wo.data(), n, q_dim, dim);
+    std::fill(dq.begin(), dq.end(), T(0));
+    std::fill(dk.begin(), dk.end(), T(0));
+    std::fill(dv.begin(), dv.end(), T(0));
+    attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), la.probs.data(), la.q.data(), la.k.data(),
+                       la.v.data(), n, c.n_heads, c.n_kv_heads, hd);
+    std::fill(dln.begin(), dln.end(), T(0));
+    if (gpt2) {
+      for (int t = 0; t < n; ++t) {
+        T* row = dqkv.data() + size_t(t) * 3 * dim;
+        std::copy_n(dq.begin() + size_t(t) * dim, dim, row);
+        std::copy_n(dk.begin() + size_t(t) * dim, dim, row + dim);
+        std::copy_n(dv.begin() + size_t(t) * dim, dim, row + 2 * dim);
+      }
+      matmul_backward(dln.data(), lg(&LP::wqkv), lg(&LP::bqkv), dqkv.data(), la.ln1.data(), lp.wqkv.data(), n, dim,
+                      3 * dim);
+      layernorm_backward(dx.data(), lg(&LP::attn_norm), lg(&LP::attn_norm_bias), dln.data(), la.x.data(),
+                         lp.attn_norm.data(), la.ln1_mean.data(), la.ln1_rstd.data(), n, dim);
+    } else {
+      rope_backward(dq.data(), n, c.n_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
+      rope_backward(dk.data(), n, c.n_kv_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
+      matmul_backward(dln.data(), lg(&LP::wq), lg(&LP::bq), dq.data(), la.ln1.data(), lp.wq.data(), n, dim, q_dim);
+      matmul_backward(dln.data(), lg(&LP::wk), lg(&LP::bk), dk.data(), la.ln1.data(), lp.wk.data(), n, dim, kv_dim);
+      matmul_backward(dln.data(), lg(&LP::wv), lg(&LP::bv), dv.data(), la.ln1.data(), lp.wv.data(), n, dim, kv_dim);
+      rmsnorm_backward(dx.data(), lg(&LP::attn_norm), dln.data(), la.x.data(), lp.attn_norm.data(),
+                       la.ln1_rstd.data(), n, dim);
+    }
+  }
+
+  // x0 = token rows (+ position rows)
+  if (d_token_rows) std::copy(dx.begin(), dx.end(), d_token_rows);
+  if (g) {
+    if (!g->position_embedding.empty())
+      for (size_t i = 0; i < size_t(n) * dim; ++i) g->position_embedding[i] += dx[i];
+    for (size_t t = 0; t < tokens.size() && int(t) < n; ++t)
+      for (int i = 0; i < dim; ++i) g->token_embedding[size_t(tokens[t]) * dim + i] += dx[t * dim + i];
+  }
+}
+
+// ============================================================================================
+// Objectives
+
+template <class T>
+T log_prob_objective(const Parameters<T>& p, const T* token_rows, int n, int position, int32_t target,
+                     int32_t contrast, T* grad_rows, Activations<T>& a) {
+  const int vocab = p.config.vocab_size;
+  if (position < 0 || position >= n) fail("the target position " + std::to_string(position) + " is outside the text");
+  if (target < 0 || target >= vocab) fail("the target token " + std::to_string(target) + " is outside the vocabulary");
+  if (contrast >= vocab) fail("the contrast token " + std::to_string(contrast) + " is outside the vocabulary");
+  const int row[1] = {position};
+  model_forward(p, token_rows, n, row, a);
+  std::vector<T> log_probs(a.logits.begin(), a.logits.end());
+  log_softmax(log_probs.data(), vocab);
+  T value = log_probs[size_t(target)] - (contrast >= 0 ? log_probs[size_t(contrast)] : T(0));
+  if (grad_rows) {
+    // d log p_a / d logits = onehot(a) − softmax; the softmax terms cancel in log p_a − log p_b.
+    std::vector<T> dlogits(size_t(vocab), T(0));
+    if (contrast < 0)
+      for (int i = 0; i < vocab; ++i) dlogits[size_t(i)] = -std::exp(log_probs[size_t(i)]);
+    dlogits[size_t(target)] += T(1);
+    if (contrast >= 0) dlogits[size_t(contrast)] -= T(1);
+    model_backward(p, a, dlogits.data(), grad_rows, static_cast<Parameters<T>*>(nullptr));
+  }
+  return value;
+}
+
+template <class T>
+T cross_entropy_backward(const Parameters<T>& p, std::span<const int32_t> inputs, std::span<const int32_t> targets,
+                         int batch, int seq_len, Parameters<T>* grads) {
+  const int vocab = p.config.vocab_size;
+  if (batch <= 0 || seq_len <= 0 || inputs.size() != size_t(batch) * seq_len || targets.size() != inputs.size())
+    fail("cross_entropy_backward: inputs and targets must both hold batch x seq_len tokens");
+  int counted = 0;
+  for (int32_t t : targets) {
+    if (t >= vocab) fail("target token " + std::to_string(t) + " is outside the vocabulary");
+    counted += t >= 0;
+  }
+  if (counted == 0) return T(0);
+  std::vector<int> rows(static_cast<size_t>(seq_len));
+  for (int t = 0; t < seq_len; ++t) rows[size_t(t)] = t;
+  Activations<T> a;
+  T total = 0;
+  for (int b = 0; b < batch; ++b) {
+    std::span<const int32_t> in = inputs.subspan(size_t(b) * seq_len, size_t(seq_len));
+    std::span<const int32_t> target = targets.subspan(size_t(b) * seq_len, size_t(seq_len));
+    const std::vector<T> token_rows = embed_tokens(p, in);
+    model_forward(p, token_rows.data(), seq_len, rows, a);
+    std::vector<T> dlogits(size_t(seq_len) * vocab, T(0));
+    for (int t = 0; t < seq_len; ++t) {
+      if (target[size_t(t)] < 0) continue;
+      T* lp = a.logits.data() + size_t(t) * vocab;
+      log_softmax(lp, vocab);
+      total -= lp[target[size_t(t)]];
+      // d(mean −log p_target)/d logits = (softmax − onehot) / counted
+      T* d = dlogits.data() + size_t(t) * vocab;
+      for (int i = 0; i < vocab; ++i) d[i] = std::exp(lp[i]) / T(counted);
+      d[target[size_t(t)]] -= T(1) / T(counted);
+    }
+    if (grads) model_backward(p, a, dlogits.data(), static_cast<T*>(nullptr), grads, in);
+  }
+  return total / T(counted);
+}
+
+// ============================================================================================
+
+#define LOUPE_GRAD_INSTANTIATE(T)                                                                          \
+  template struct Parameters<T>;                                                                          \
+  template Parameters<T> parameters_from_model<T>(const Model&);                                          \
+  template Parameters<T> zeros_like<T>(const Parameters<T>&);                                             \
+  template Parameters<T> convert<T>(const Parameters<float>&);                                            \
+  template std::vector<T> embed_tokens<T>(const Parameters<T>&, std::span<const int32_t>);               \
+  template void model_forward<T>(const Parameters<T>&, const T*, int, std::span<const int>, Activations<T>&); \
+  template void model_backward<T>(const Parameters<T>&, Activations<T>&, const T*, T*, Parameters<T>*,    \
+                                  std::span<const int32_t>);                                              \
+  template T log_prob_objective<T>(const Parameters<T>&, const T*, int, int, int32_t, int32_t, T*,        \
+                                   Activations<T>&);                                                      \
+  template T cross_entropy_backward<T>(const Parameters<T>&, std::span<const int32_t>,                    \
+                                       std::span<const int32_t>, int, int, Parameters<T>*);
+
+LOUPE_GRAD_INSTANTIATE(float)
+LOUPE_GRAD_INSTANTIATE(double)
+
+}  // namespace loupe::grad
