@@ -7,5 +7,7 @@ namespace loupe::cli {
 void add_commands(CLI::App& app);
 // bench and the hidden bench-model (cli/bench.cpp).
 void add_bench_commands(CLI::App& app);
+// explain (cli/explain.cpp).
+void add_explain_command(CLI::App& app);
 
 }  // namespace loupe::cli

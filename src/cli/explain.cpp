@@ -1,0 +1,178 @@
+// loupe-cli explain: attention, logit lens, token statistics, head statistics and
+// attributions of a prompt, written as JSON (docs/explain.md) or one CSV table per
+// section. The work is all in the engine (explain/explain_json.h); this file reads
+// options and writes files.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+
+#include "commands.h"
+#include "core/error.h"
+#include "explain/explain_json.h"
+#include "kernels/thread_pool.h"
+#include "model/model.h"
+
+namespace loupe::cli {
+
+namespace {
+
+struct ExplainOptions {
+  std::string model_path, compare_path, prompt, what = "attention,lens,stats,heads,attribution", out_path;
+  std::string target_token, contrast, method = "grad_x_input", baseline, occlude;
+  int target_position = -1, steps = 32, top_k = 5, layer = -1, head = -1, threads = 0;
+  uint64_t seed = 0;
+  bool json = false, csv = false, no_summaries = false;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) fail("cannot write '" + path + "'");
+  out << text;
+  if (!out) fail("writing '" + path + "' failed");
+}
+
+void command_explain(const ExplainOptions& o) {
+  if (o.json == o.csv) fail("choose one output format: --json or --csv");
+  set_thread_count(o.threads > 0 ? o.threads : default_thread_count());
+  Model model = load_model(o.model_path);
+  std::unique_ptr<Model> other;
+  explain::ExplainRequest r;
+  r.model = &model;
+  r.prompt = o.prompt;
+  r.what = explain::parse_sections(o.what);
+  r.top_k = o.top_k;
+  r.layer = o.layer;
+  r.head = o.head;
+  r.seed = o.seed;
+  r.attention_summaries = !o.no_summaries;
+  r.method = o.method;
+  r.attribution.position = o.target_position;
+  r.attribution.steps = o.steps;
+  r.target_token = o.target_token;
+  r.contrast_token = o.contrast;
+  r.baseline_token = o.baseline;
+  if (!o.occlude.empty() && o.occlude != "remove") r.replacement_token = o.occlude;
+  if (!o.compare_path.empty()) {
+    other = std::make_unique<Model>(load_model(o.compare_path));
+    r.compare = other.get();
+  }
+  const nlohmann::json result = explain::explain_json(r);
+  if (o.json) {
+    write_text(o.out_path, result.dump() + "\n");
+    std::fprintf(stderr, "[wrote %s: %zu tokens]\n", o.out_path.c_str(), result["tokens"].size());
+    return;
+  }
+  // CSV: OUT.csv -> OUT.<section>.csv, one table each.
+  std::filesystem::path base(o.out_path);
+  if (base.extension() == ".csv") base.replace_extension();
+  for (const auto& [section, table] : explain::explain_csv_tables(result)) {
+    const std::string path = base.string() + "." + section + ".csv";
+    write_text(path, table);
+    std::fprintf(stderr, "[wrote %s]\n", path.c_str());
+  }
+}
+
+// bench-explain: explaining a prompt (trace with attention and residuals, token
+// statistics, logit lens, gradient x input) against one plain forward pass over it.
+struct BenchOptions {
+  std::string model_path;
+  int tokens = 128, repeats = 3, threads = 0;
+};
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+template <class F>
+double best_ms(int repeats, F&& f) {
+  double best = 1e300;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, ms_since(start));
+  }
+  return best;
+}
+
+void command_bench_explain(const BenchOptions& o) {
+  set_thread_count(o.threads > 0 ? o.threads : default_thread_count());
+  Model model = load_model(o.model_path);
+  const int n = std::min(o.tokens, model.config.context_length);
+  std::mt19937_64 rng(1);
+  std::vector<int32_t> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(int32_t(3 + rng() % uint64_t(model.config.vocab_size - 3)));
+
+  const double forward_ms = best_ms(o.repeats, [&] {
+    InferenceState state = make_state(model, n);
+    forward(model, state, ids);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const grad::Parameters<float> params = grad::parameters_from_model<float>(model);
+  const double params_ms = ms_since(start);
+  double trace_ms = 0, stats_ms = 0, lens_ms = 0, grad_ms = 0;
+  const double explain_ms = best_ms(o.repeats, [&] {
+    auto t0 = std::chrono::steady_clock::now();
+    const explain::Trace t = explain::trace(model, ids);
+    trace_ms = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    const auto stats = explain::token_statistics(t.logits, model.config.vocab_size, ids, 5);
+    stats_ms = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    const explain::LogitLens lens = explain::logit_lens(model, t, 5);
+    lens_ms = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    const explain::Attribution a = explain::attribute(model, ids, {}, &params);
+    grad_ms = ms_since(t0);
+  });
+  std::printf("model %s: %d layers, dim %d, vocab %d; %d tokens, %d threads\n", model.info.name.c_str(),
+              model.config.n_layers, model.config.dim, model.config.vocab_size, n, thread_pool().size());
+  std::printf("plain forward          %8.1f ms\n", forward_ms);
+  std::printf("explain (best of %d)    %8.1f ms = trace %.1f + stats %.1f + lens %.1f + grad x input %.1f\n",
+              o.repeats, explain_ms, trace_ms, stats_ms, lens_ms, grad_ms);
+  std::printf("f32 weights for the gradient pass (once per model) %.1f ms\n", params_ms);
+  std::printf("ratio explain / forward: %.2fx (target <= 3x); with the f32 weights built: %.2fx\n",
+              explain_ms / forward_ms, (explain_ms + params_ms) / forward_ms);
+}
+
+}  // namespace
+
+void add_explain_command(CLI::App& app) {
+  auto o = std::make_shared<ExplainOptions>();
+  CLI::App* c = app.add_subcommand("explain",
+      "Explain how a model reads a prompt: attention, logit lens, token statistics, head statistics, attributions");
+  c->add_option("-m,--model", o->model_path, "GGUF file, or a Hugging Face folder with *.safetensors")->required();
+  c->add_option("-p,--prompt", o->prompt, "The text to explain (BOS added as the model's tokenizer says)")->required();
+  c->add_option("--what", o->what, "Sections, comma-separated: attention,lens,attribution,stats,heads")->capture_default_str();
+  c->add_option("--target-position", o->target_position, "Attribution: whose next-token prediction (default: the last position)");
+  c->add_option("--target-token", o->target_token,
+                "Attribution: the output token (text of one token, or id:N); default: the actual next token, or the model's top guess at the end");
+  c->add_option("--contrast", o->contrast, "Attribution: explain log P(target) - log P(this token) instead");
+  c->add_option("--method", o->method, "grad_x_input, integrated_gradients or occlusion")->capture_default_str();
+  c->add_option("--steps", o->steps, "Integrated gradients: steps along the path")->capture_default_str();
+  c->add_option("--baseline", o->baseline, "Integrated gradients: neutral (default), zero, or a token");
+  c->add_option("--occlude", o->occlude, "Occlusion: remove (default) or replace each token by this token");
+  c->add_option("--top-k", o->top_k, "Alternatives per position (stats, lens)")->capture_default_str();
+  c->add_option("--layer", o->layer, "Attention section: only this layer");
+  c->add_option("--head", o->head, "Attention section: only this head");
+  c->add_flag("--no-summaries", o->no_summaries, "Attention section: leave out mean, rollout and value-weighted attention");
+  c->add_option("--seed", o->seed, "Seed of the random sequence the induction scores are measured on")->capture_default_str();
+  c->add_option("--compare", o->compare_path, "A second model with the same tokenizer: KL, top-1 agreement, residual and attention differences");
+  c->add_flag("--json", o->json, "Write one JSON document");
+  c->add_flag("--csv", o->csv, "Write one CSV table per section (OUT.<section>.csv)");
+  c->add_option("-o,--out", o->out_path, "Output file")->required();
+  c->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
+  c->callback([o] { command_explain(*o); });
+
+  auto b = std::make_shared<BenchOptions>();
+  CLI::App* bench = app.add_subcommand("bench-explain", "Time explaining a prompt against a plain forward pass");
+  bench->group("");  // hidden: scripts/bench-explain runs it
+  bench->add_option("-m,--model", b->model_path, "GGUF file")->required();
+  bench->add_option("--tokens", b->tokens, "Prompt length (random tokens)")->capture_default_str();
+  bench->add_option("--repeats", b->repeats, "Best of this many runs")->capture_default_str();
+  bench->add_option("-t,--threads", b->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
+  bench->callback([b] { command_bench_explain(*b); });
+}
+
+}  // namespace loupe::cli
