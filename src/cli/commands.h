@@ -9,5 +9,7 @@ void add_commands(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 // explain (cli/explain.cpp).
 void add_explain_command(CLI::App& app);
+// train and two-cities (cli/train.cpp).
+void add_train_commands(CLI::App& app);
 
 }  // namespace loupe::cli
