@@ -243,7 +243,9 @@ TEST(TwoCitiesTest, SkewedModelLearnsTheDataSkewBalancedDoesNot) {
   // Sign: the strongly skewed occupations (0.9 / 0.1); this small pair carries a shared
   // offset of ~0.2 nats that can flip the mildly skewed ones. Order: the rank correlation.
   for (const BiasRow& row : skew.rows)
-    if (std::abs(row.data_log_odds) > 2) EXPECT_GT(row.bias * row.data_log_odds, 0) << row.occupation;
+    if (std::abs(row.data_log_odds) > 2) {
+      EXPECT_GT(row.bias * row.data_log_odds, 0) << row.occupation;
+    }
   EXPECT_GT(skew.rank_correlation, 0.8);
   EXPECT_GT(skew.aligned_bias, 0.2);  // 0.33 here; the committed pair (more steps) reaches 1.58
   EXPECT_LT(std::abs(balanced.aligned_bias), 0.25 * skew.aligned_bias);
