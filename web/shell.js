@@ -224,5 +224,20 @@
     }
   });
 
+  // Offline use: web/sw.js caches the app and the bundled models, one cache per build
+  // (build-id.txt). ?sw=off leaves it out, e.g. to debug without a cache.
+  function registerServiceWorker() {
+    if (!('serviceWorker' in navigator) || new URLSearchParams(location.search).get('sw') === 'off') return;
+    fetch('build-id.txt', { cache: 'no-store' })
+      .then((r) => (r.ok ? r.text() : 'dev'), () => null)
+      .then((id) => {
+        if (id === null) return;  // offline with no worker yet: nothing to register
+        const build = id.trim().slice(0, 16) || 'dev';
+        return navigator.serviceWorker.register('sw.js?build=' + encodeURIComponent(build));
+      })
+      .catch((err) => console.warn('Loupe: offline use is unavailable: ' + (err && err.message || err)));
+  }
+
   start();
+  registerServiceWorker();
 })();
