@@ -12,7 +12,11 @@
 //               (SharedArrayBuffer) needs; --no-isolation leaves them out, so the page
 //               falls back to the single-thread build. Range requests are honoured
 //               (models can be large), with 206/416 as HTTP says.
-// Also a module: startServer({port, host, isolation, buildDir}) → {server, url}.
+//               /assets/models/index.json  when no such file exists: the *.gguf files under
+//                             assets/models, as {"models":[{name, url, bytes}]} (the app's
+//                             list of bundled models)
+// Also a module: startServer({port, host, isolation, buildDir, extraRoots}) → {server, url}.
+//               extraRoots: [{prefix: '/test-models/', dir}] serves more folders (tests).
 import { createServer } from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -95,9 +99,33 @@ export function parseRange(header, size) {
   return { start, end };
 }
 
+// Every *.gguf under `dir` (recursively), as the Model view lists bundled models.
+async function modelIndex(dir, urlPrefix) {
+  const models = [];
+  async function walk(sub) {
+    let entries = [];
+    try {
+      entries = await fs.readdir(path.join(dir, sub), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const rel = sub ? sub + '/' + entry.name : entry.name;
+      if (entry.isDirectory()) await walk(rel);
+      else if (entry.isFile() && entry.name.endsWith('.gguf')) {
+        const st = await fs.stat(path.join(dir, rel));
+        models.push({ name: rel, url: urlPrefix + rel.split('/').map(encodeURIComponent).join('/'), bytes: st.size });
+      }
+    }
+  }
+  await walk('');
+  return { models };
+}
+
 export function startServer({ port = 8080, host = '127.0.0.1', isolation = true,
-                              buildDir = path.join(repoRoot, 'build', 'web'), quiet = false } = {}) {
+                              buildDir = path.join(repoRoot, 'build', 'web'), quiet = false, extraRoots = [] } = {}) {
   const roots = [
+    ...extraRoots,
     { prefix: '/assets/', dir: path.join(repoRoot, 'assets') },
     { prefix: '/', dir: path.join(repoRoot, 'web') },
     { prefix: '/', dir: path.resolve(buildDir) },
@@ -130,6 +158,11 @@ export function startServer({ port = 8080, host = '127.0.0.1', isolation = true,
       }
       if (urlPath.includes('\0')) return fail(400, 'Bad request');
       const found = await locate(urlPath, roots);
+      if (!found && urlPath === '/assets/models/index.json') {
+        const body = JSON.stringify(await modelIndex(path.join(repoRoot, 'assets', 'models'), 'assets/models/'));
+        res.writeHead(200, { ...common, 'Content-Type': MIME['.json'], 'Content-Length': Buffer.byteLength(body) });
+        return res.end(req.method === 'HEAD' ? undefined : body);
+      }
       if (!found) {
         const hint = /^\/loupe(-mt)?\.(js|wasm|data)$/.test(urlPath)
           ? ' (the web build is missing: run scripts/loupe build web)' : '';

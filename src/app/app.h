@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "engine_state.h"
 #include "theme.h"
 #include "views/views.h"
 
@@ -28,7 +29,7 @@ int AvailableThreads();
 bool ThreadedBuild();
 
 // The views of the workspace, in the order of the navigation.
-enum class ViewId { kStart, kModel, kSystem };
+enum class ViewId { kStart, kModel, kGenerate, kTokens, kSystem };
 
 struct ViewInfo {
   ViewId id;
@@ -54,6 +55,10 @@ struct AppState {
   Fonts fonts;
   StartViewState start;
   ModelViewState model;
+  GenerateViewState generate;
+  TokensViewState tokens;
+  EngineState engine;   // the engine client and what its events said (engine_state.h)
+  int focus_token = -1; // index into engine.tokens: the generated token the views focus on
   SystemViewState system;
 };
 

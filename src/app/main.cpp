@@ -2,8 +2,10 @@
 // or WebGL2 (in the browser), runs the frame loop, and hands each frame to
 // DrawWorkspace (app.h). Everything that is drawn lives in loupe_app_core.
 //
-//   loupe [--frames N] [--view start|model|system] [--theme dark|light]
-//     --frames N   quit after N frames (smoke tests, screenshots)
+//   loupe [--model FILE] [--prompt TEXT] [--frames N] [--view NAME] [--theme dark|light]
+//     --model FILE  open this GGUF file at start (or drop one on the window later)
+//     --prompt TEXT put this prompt in the Generate view (opened when a model is given)
+//     --frames N    quit after N frames (smoke tests, screenshots)
 #include <SDL.h>
 
 #include <cstdio>
@@ -106,6 +108,11 @@ void Frame(Main& m) {
   while (SDL_PollEvent(&event)) {
     ImGui_ImplSDL2_ProcessEvent(&event);
     if (event.type == SDL_QUIT) m.done = true;
+    if (event.type == SDL_DROPFILE && event.drop.file) {  // a model file dropped on the window
+      OpenModel(m.app, event.drop.file);
+      SDL_free(event.drop.file);
+      m.app.view = ViewId::kModel;
+    }
     if (event.type == SDL_WINDOWEVENT && event.window.event == SDL_WINDOWEVENT_CLOSE &&
         event.window.windowID == SDL_GetWindowID(m.window)) {
       m.done = true;
@@ -140,13 +147,18 @@ void ParseArguments(Main& m, int argc, char** argv) {
       m.max_frames = std::atol(value), ++i;
     } else if (!std::strcmp(arg, "--theme")) {
       m.app.theme = !std::strcmp(value, "light") ? Theme::kLight : Theme::kDark, ++i;
+    } else if (!std::strcmp(arg, "--model")) {
+      m.app.engine.startup_model = value, ++i;
+      m.app.view = ViewId::kGenerate;
+    } else if (!std::strcmp(arg, "--prompt")) {
+      std::snprintf(m.app.generate.prompt, sizeof m.app.generate.prompt, "%s", value), ++i;
     } else if (!std::strcmp(arg, "--view")) {
       for (const ViewInfo& view : Views()) {
         if (!SDL_strcasecmp(view.name, value)) m.app.view = view.id;
       }
       ++i;
     } else {
-      std::fprintf(stderr, "usage: loupe [--frames N] [--view start|model|system] [--theme dark|light]\n");
+      std::fprintf(stderr, "usage: loupe [--model FILE] [--prompt TEXT] [--frames N] [--view start|model|generate|tokens|system] [--theme dark|light]\n");
       std::exit(arg[0] == '-' && arg[1] == 'h' ? 0 : 2);
     }
   }

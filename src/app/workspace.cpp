@@ -19,12 +19,12 @@ namespace {
 const ViewInfo kViews[] = {
     {ViewId::kStart, "Start", "What Loupe is, and what this build can do."},
     {ViewId::kModel, "Model", "Choose a model and read its card."},
+    {ViewId::kGenerate, "Generate", "Type a prompt and watch tokens stream, shaded by probability."},
+    {ViewId::kTokens, "Tokens", "How text splits into tokens: boundaries, ids, bytes."},
     {ViewId::kSystem, "System", "The build, graphics, threads and fonts Loupe runs with."},
 };
 
 const PlannedView kPlannedViews[] = {
-    {"Generate", "Type a prompt and watch tokens stream, shaded by probability."},
-    {"Tokens", "How text splits into tokens: boundaries, ids, bytes."},
     {"Attention", "What each head attends to: grids, heatmaps, arcs."},
     {"Logit lens", "The model's best guess after every layer."},
     {"Attribution", "Which input tokens drove a chosen output token."},
@@ -116,14 +116,24 @@ int AvailableThreads() {
 }
 
 std::string StatusLine(const AppState& app) {
-  const int threads = AvailableThreads();
+  // The engine's own report once it has started (the Web Worker may differ from the page).
+  const int threads = app.engine.ready ? app.engine.threads : AvailableThreads();
+  const bool threaded = app.engine.ready ? app.engine.threaded : ThreadedBuild();
   std::string line = "Loupe engine ";
   line += loupe::kVersion;
   line += "  \xc2\xb7  ";  // U+00B7 middle dot
   line += std::to_string(threads);
   line += threads == 1 ? " thread (" : " threads (";
-  line += ThreadedBuild() ? "threaded)" : "single-thread)";
-  line += "  \xc2\xb7  No model loaded yet \xe2\x80\x94 the engine issue adds model loading";
+  line += threaded ? "threaded)" : "single-thread)";
+  line += "  \xc2\xb7  ";
+  if (app.engine.card.is_object()) {
+    line += "Model: " + app.engine.card.value("name", std::string("(unnamed)"));
+    if (app.engine.generating) line += "  \xc2\xb7  generating";
+  } else if (app.engine.loading) {
+    line += "Loading a model\xe2\x80\xa6";
+  } else {
+    line += "No model loaded yet \xe2\x80\x94 open one in the Model view";
+  }
   return line;
 }
 
@@ -131,11 +141,14 @@ void DrawView(AppState& app, ViewId view) {
   switch (view) {
     case ViewId::kStart: DrawStartView(app, app.start); break;
     case ViewId::kModel: DrawModelView(app, app.model); break;
+    case ViewId::kGenerate: DrawGenerateView(app, app.generate); break;
+    case ViewId::kTokens: DrawTokensView(app, app.tokens); break;
     case ViewId::kSystem: DrawSystemView(app, app.system); break;
   }
 }
 
 void DrawWorkspace(AppState& app) {
+  PumpEngine(app);
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(viewport->WorkPos);
   ImGui::SetNextWindowSize(viewport->WorkSize);

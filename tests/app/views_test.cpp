@@ -212,6 +212,42 @@ TEST_F(OffscreenTest, FontsAreRasterisedAtThePixelRatio) {
   EXPECT_FLOAT_EQ(ImGui::GetIO().FontGlobalScale, 0.5f);
 }
 
+// The Model, Generate and Tokens views with a model's card, a generation and a
+// tokenization in the state (as the engine's events leave them), drawn offscreen.
+TEST_F(OffscreenTest, ModelGenerateAndTokensViewsWithAModel) {
+  AppState app;
+  Prepare(app, 1.0f);
+  using Json = nlohmann::json;
+  ApplyEngineEvent(app, {{"event", "ready"}, {"threads", 2}, {"threaded", true}});
+  ApplyEngineEvent(app, {{"event", "loaded"},
+                         {"card", {{"name", "tiny"}, {"architecture", "llama"}, {"parameters", 1234567},
+                                   {"tensor_types", {{"q8_0", 14}, {"f32", 5}}}, {"context_length", 2048},
+                                   {"sha256", std::string(64, 'a')}, {"file_bytes", 1500000}, {"kv_cache_bytes", 4000000}}}});
+  ApplyEngineEvent(app, {{"event", "prompt"}, {"tokens", {{{"id", 1}, {"text", "<s>"}}, {{"id", 50}, {"text", " The"}}}}});
+  for (int i = 0; i < 40; ++i) {
+    ApplyEngineEvent(app, {{"event", "token"}, {"id", 100 + i}, {"text", " word"}, {"token_text", " word"},
+                           {"prob", (i % 10) / 10.0}, {"alternatives", {{{"id", 100 + i}, {"text", " word"}, {"prob", 0.4}}}}});
+  }
+  ApplyEngineEvent(app, {{"event", "done"}, {"stop_reason", "max_tokens"}, {"tokens_per_s", 50.0}, {"text", "..."}});
+  app.focus_token = 3;
+  app.tokens.requested = app.tokens.text;  // no tokenize request: the pieces below stand in
+  app.tokens.requested_bos = app.tokens.bos;
+  for (int i = 0; i < 12; ++i) {
+    app.engine.pieces.push_back({i, i % 3 ? "ab" : " c\n", -1, {}});
+    app.engine.piece_bytes.push_back(2);
+  }
+  for (ViewId view : {ViewId::kModel, ViewId::kGenerate, ViewId::kTokens}) {
+    app.view = view;
+    RenderFrame(app, 1.0f);
+    const std::vector<unsigned char> pixels = RenderFrame(app, 1.0f);
+    EXPECT_EQ(glGetError(), static_cast<GLenum>(GL_NO_ERROR));
+    EXPECT_EQ(app.view, view);
+    const ImVec4 child_bg = ImGui::GetStyle().Colors[ImGuiCol_ChildBg];
+    const float panel[3] = {child_bg.x, child_bg.y, child_bg.z};
+    EXPECT_GT(DrawnPixels(pixels, fb_width_, 0, fb_height_ / 2, panel), 2000u) << "the lower half shows content";
+  }
+}
+
 // No GL needed below.
 
 TEST(AppCore, MissingFontFallsBackAndSaysSo) {

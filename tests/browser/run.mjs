@@ -6,7 +6,10 @@
 // build/screenshots/. Prints "ok"/"FAILED" per test and ends with "N passed, N failed".
 //
 //   node tests/browser/run.mjs [--build DIR] [--filter TEXT]
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -234,10 +237,12 @@ const tests = [
         await browser.page.waitForTimeout(500);
         const after = await pixelAt(browser.page, 4, 4);
         assert(brightness(after) < 150, `the theme button did not switch to dark: corner is rgb(${after})`);
-        // "System" is the third entry of the navigation.
+        // The third entry of the navigation ("Generate"), then System through window.loupe.
         await browser.page.mouse.click(60, 178);
         await browser.page.mouse.move(700, 650);  // no tooltip in the screenshot
-        await browser.page.waitForTimeout(500);
+        await browser.page.waitForTimeout(300);
+        await browser.page.evaluate(() => window.loupe.showView('System'));
+        await browser.page.waitForTimeout(300);
         const shot = await screenshot(browser.page, 'app-system-dark.png');
         noErrors(browser.errors);
         return shot;
@@ -330,12 +335,254 @@ const tests = [
       return `loupe.wasm ${size} bytes`;
     },
   },
+  ...modelTests(),
 ];
+
+// --- models: the engine in its Web Worker -----------------------------------------------
+// Test models, made before the tests run (see prepareModels): a tiny random-weight Llama
+// written by `loupe-cli bench-model` (needs build/native), the reference Llama from
+// ../shared when it is there, and a broken file.
+const models = { dir: path.join(root, 'build', 'test-models'), tiny: null, ref: null, cli: null };
+const SHARED = process.env.LOUPE_SHARED_DIR || path.join(root, '..', 'shared');
+
+async function prepareModels() {
+  await mkdir(models.dir, { recursive: true });
+  const cli = path.join(root, 'build', 'native', 'src', 'cli', 'loupe-cli');
+  if (existsSync(cli)) {
+    models.cli = cli;
+    const tiny = path.join(models.dir, 'tiny-q8_0.gguf');
+    execFileSync(cli, ['bench-model', '-o', tiny, '--type', 'q8_0', '--dim', '64', '--layers', '2', '--heads', '4',
+      '--kv-heads', '2', '--ff', '128', '--vocab', '600', '--seed', '3'], { stdio: 'ignore' });
+    models.tiny = { file: tiny, url: '/test-models/tiny-q8_0.gguf' };
+  }
+  const ref = path.join(SHARED, 'reference', 'models', 'ref-llama-q8_0.gguf');
+  if (existsSync(ref)) models.ref = { file: ref, url: '/ref-models/ref-llama-q8_0.gguf' };
+  // Starts like a GGUF file, then nonsense: the engine must refuse it with a message.
+  await writeFile(path.join(models.dir, 'broken.gguf'), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(64, 0xab)]));
+  await writeFile(path.join(models.dir, 'not-a-model.gguf'), 'This is a text file, not a model.\n');
+}
+
+const sha256File = async (file) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+class Skip extends Error {}
+
+function needModel(which) {
+  if (!models[which]) {
+    throw new Skip(which === 'ref' ? `SKIPPED: no ${path.join(SHARED, 'reference/models/ref-llama-q8_0.gguf')}`
+                                   : 'SKIPPED: build/native/src/cli/loupe-cli is not built (it writes the test model)');
+  }
+  return models[which];
+}
+
+// The page (without the auto-loaded bundled model), ready, with errors collected.
+async function openApp(base, options = {}) {
+  const browser = await openBrowser(options);
+  await browser.page.goto(base + '?model=none' + (options.query || ''));
+  await waitReady(browser.page);
+  await browser.page.evaluate(() => new Promise((resolve) => {
+    const poll = () => (window.loupe.engine.ready ? resolve() : setTimeout(poll, 50));
+    poll();
+  }));
+  return browser;
+}
+
+async function showView(page, name, shot) {
+  await page.evaluate((n) => window.loupe.showView(n), name);
+  await page.mouse.move(1270, 5);  // no hover tooltip
+  await page.waitForTimeout(400);
+  return shot ? screenshot(page, shot) : null;
+}
+
+// `loupe-cli run` with the same settings: the text it generated (stdout is prompt + text + "\n").
+function cliText(model, prompt, s) {
+  const out = execFileSync(models.cli, ['run', '--model', model, '--prompt', prompt, '-n', String(s.maxTokens),
+    '--temp', String(s.temperature), '--top-k', String(s.topK), '--top-p', String(s.topP), '--min-p', String(s.minP),
+    '--repeat-penalty', String(s.repeatPenalty), '--seed', String(s.seed), '-t', '1'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8');
+  return out.slice(prompt.length, out.length - 1);
+}
+
+// Console lines Chromium itself writes for a failed fetch (expected in the 404 test).
+const expectedNetworkError = (line) => /Failed to load resource: the server responded with a status of 404/.test(line);
+
+function modelTests() {
+  const settings = { seed: 1234, maxTokens: 24, temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1 };
+  return [
+    {
+      name: 'model: load from a URL with progress to 100%, card with SHA-256, generate as loupe-cli does',
+      async run() {
+        const tiny = needModel('tiny');
+        const browser = await openApp(servers.isolated.url);
+        try {
+          const page = browser.page;
+          const engine = await page.evaluate(() => window.loupe.engine);
+          assert(engine.threaded === true && engine.threads >= 1, `engine ${JSON.stringify(engine)}`);
+          const { card, progress } = await page.evaluate(async (url) => {
+            const progress = [];
+            const card = await window.loupe.loadModel(url, { onProgress: (p) => progress.push(p) });
+            return { card, progress };
+          }, tiny.url);
+          const last = progress[progress.length - 1];
+          assert(last && last.total > 0 && last.loaded === last.total, `progress ended at ${JSON.stringify(last)}`);
+          assert(card.architecture === 'llama', `card ${JSON.stringify(card).slice(0, 200)}`);
+          assert(card.sha256 === await sha256File(tiny.file), `sha256 ${card.sha256}`);
+          assert((await page.evaluate(() => window.loupe.model.name)) === card.name, 'loupe.model is not the card');
+          const prompt = 'the quick brown fox';
+          const result = await page.evaluate(async ([p, s]) => {
+            const tokens = [];
+            const r = await window.loupe.generate({ prompt: p, ...s, onToken: (t) => tokens.push(t) });
+            return { ...r, streamed: tokens.length, alts: tokens[0] && tokens[0].alternatives.length };
+          }, [prompt, settings]);
+          assert(result.ids.length === settings.maxTokens && result.stopReason === 'max_tokens',
+            `${result.ids.length} ids, stop ${result.stopReason}`);
+          assert(result.streamed === result.ids.length && result.alts > 0, `onToken saw ${result.streamed} tokens`);
+          const expected = cliText(tiny.file, prompt, settings);
+          assert(result.text === expected, `web text ${JSON.stringify(result.text)} != loupe-cli ${JSON.stringify(expected)}`);
+          const again = await page.evaluate(([p, s]) => window.loupe.generate({ prompt: p, ...s }), [prompt, settings]);
+          assert(JSON.stringify(again.ids) === JSON.stringify(result.ids), 'the same seed gave other tokens');
+          const shot = await showView(page, 'Generate', 'generate.png');
+          await showView(page, 'Model', 'model.png');
+          noErrors(browser.errors);
+          return `${result.ids.length} tokens at ${result.tokensPerSecond.toFixed(0)} tokens/s, same text as loupe-cli; ${shot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'model: the reference Llama tokenizes as loupe-cli, generates, cancel stops it, the app shows it',
+      async run() {
+        const ref = needModel('ref');
+        const browser = await openApp(servers.isolated.url);
+        try {
+          const page = browser.page;
+          await page.evaluate((url) => window.loupe.loadModel(url), ref.url);
+          const tokens = await page.evaluate(() => window.loupe.tokenize('The nurse said that she', { bos: true }));
+          assert(tokens.ids.join(' ') === '1 450 5595 344 1497 393 1183', `ids ${tokens.ids.join(' ')}`);
+          const greedy = { ...settings, temperature: 0, maxTokens: 8, seed: 1 };
+          const result = await page.evaluate((s) => window.loupe.generate({ prompt: 'The nurse', ...s }), greedy);
+          if (models.cli) {
+            const expected = cliText(ref.file, 'The nurse', greedy);
+            assert(result.text === expected, `web ${JSON.stringify(result.text)} != loupe-cli ${JSON.stringify(expected)}`);
+          }
+          // A long generation, cancelled after a few tokens.
+          const cancelled = await page.evaluate(() => new Promise((resolve, reject) => {
+            let n = 0;
+            window.loupe.generate({ prompt: 'Once upon a time', maxTokens: 400, seed: 3, onToken: () => {
+              if (++n === 3) window.loupe.cancel();
+            } }).then((r) => resolve({ stop: r.stopReason, n: r.ids.length }), reject);
+          }));
+          assert(cancelled.stop === 'stopped' && cancelled.n < 400, `cancel: ${JSON.stringify(cancelled)}`);
+          // The app's Generate view shows the page's generation; the Tokens view splits text.
+          await page.evaluate(() => window.loupe.generate({ prompt: 'The nurse said that', maxTokens: 20, seed: 7, temperature: 0.8 }));
+          const generate = await showView(page, 'Generate', 'generate-reference.png');
+          const tokensShot = await showView(page, 'Tokens', 'tokens.png');
+          const explain = await page.evaluate(() => window.loupe.explain({ prompt: 'The nurse said', what: 'lens' }).then(
+            (r) => Object.keys(r || {}).join(','), (e) => 'error: ' + e.message));
+          assert(!/^error/.test(explain), `explain: ${explain}`);
+          noErrors(browser.errors);
+          return `tokenize and greedy text agree with loupe-cli; cancel after ${cancelled.n} tokens; explain → ${explain}; ${generate}, ${tokensShot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'model: file picker and drag and drop; a broken file keeps the previous model; the cache',
+      async run() {
+        const tiny = needModel('tiny');
+        const browser = await openApp(servers.isolated.url);
+        try {
+          const page = browser.page;
+          await page.setInputFiles('#model-file', tiny.file);
+          await page.waitForFunction(() => window.loupe.model && window.loupe.model.source === 'tiny-q8_0.gguf', null, { timeout: 30_000 });
+          // A synthetic drop of a broken file: an error, and the model stays.
+          const dropped = await page.evaluate(async () => {
+            const bytes = await (await fetch('/test-models/broken.gguf')).arrayBuffer();
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], 'broken.gguf'));
+            document.getElementById('canvas').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+            return 'dropped';
+          });
+          await page.waitForTimeout(1000);
+          const still = await page.evaluate(() => window.loupe.model.source);
+          assert(still === 'tiny-q8_0.gguf', `after the broken file the model is ${still}`);
+          const broken = await page.evaluate(() => window.loupe.loadModel('/test-models/broken.gguf').then(() => 'loaded', (e) => e.message));
+          assert(broken !== 'loaded' && broken.length > 10, `broken file: ${broken}`);
+          const text = await page.evaluate(() => window.loupe.loadModel('/test-models/not-a-model.gguf').then(() => 'loaded', (e) => e.message));
+          assert(/not a model/.test(text), `text file: ${text}`);
+          const after = await page.evaluate(() => window.loupe.generate({ prompt: 'hello', maxTokens: 4, seed: 1 }));
+          assert(after.ids.length === 4, 'the previous model does not generate');
+          const brokenShot = await showView(page, 'Model', 'model-error.png');
+          // Loaded from a URL once, the model comes from the cache the next time.
+          await page.evaluate((url) => window.loupe.loadModel(url), tiny.url);
+          const second = await page.evaluate((url) => {
+            let cached = false;
+            return window.loupe.loadModel(url, { onProgress: (p) => { cached = cached || p.fromCache; } }).then(() => cached);
+          }, tiny.url);
+          assert(second === true, 'the second load did not come from the cache');
+          const listed = await page.evaluate(() => window.loupe.cachedModels());
+          assert(listed.some((m) => m.url.endsWith('tiny-q8_0.gguf')), `cache lists ${JSON.stringify(listed)}`);
+          await page.evaluate((url) => window.loupe.deleteCachedModel(url), tiny.url);
+          const empty = await page.evaluate(() => window.loupe.cachedModels());
+          assert(!empty.some((m) => m.url.endsWith('tiny-q8_0.gguf')), 'delete left the model in the cache');
+          noErrors(browser.errors);
+          return `${dropped}; broken: "${broken.slice(0, 60)}…"; ${brokenShot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'model: a 404 URL gives a clear message (single-thread page)',
+      async run() {
+        const browser = await openApp(servers.plain.url);
+        try {
+          const page = browser.page;
+          const engine = await page.evaluate(() => window.loupe.engine);
+          assert(engine.threaded === false && engine.threads === 1, `engine ${JSON.stringify(engine)}`);
+          const message = await page.evaluate(() => window.loupe.loadModel('/test-models/no-such-model.gguf').then(() => 'loaded', (e) => e.message));
+          assert(/not found \(HTTP 404\)/.test(message), `404: ${message}`);
+          const shot = await showView(page, 'Model', 'model-404.png');
+          noErrors(browser.errors.filter((e) => !expectedNetworkError(e)));
+          if (models.tiny) {
+            await page.evaluate((url) => window.loupe.loadModel(url), models.tiny.url);
+            const r = await page.evaluate(() => window.loupe.generate({ prompt: 'hi', maxTokens: 5, seed: 2 }));
+            assert(r.ids.length === 5, 'single-thread engine did not generate');
+          }
+          return `"${message}"; ${shot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'model: ?model=URL loads at start and the Model view shows the card',
+      async run() {
+        const tiny = needModel('tiny');
+        const browser = await openBrowser();
+        try {
+          const page = browser.page;
+          await page.goto(servers.isolated.url + '?model=' + encodeURIComponent(tiny.url));
+          await waitReady(page);
+          await page.waitForFunction(() => window.loupe.model !== null, null, { timeout: 30_000 });
+          const shot = await showView(page, 'Model', 'model-card.png');
+          noErrors(browser.errors);
+          return shot;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+  ];
+}
 
 // --- runner ----------------------------------------------------------------------------
 async function main() {
-  servers.isolated = await startServer({ port: 0, host: '127.0.0.1', isolation: true, buildDir, quiet: true });
-  servers.plain = await startServer({ port: 0, host: '127.0.0.1', isolation: false, buildDir, quiet: true });
+  await prepareModels();
+  const extraRoots = [{ prefix: '/test-models/', dir: models.dir }];
+  if (models.ref) extraRoots.push({ prefix: '/ref-models/', dir: path.dirname(models.ref.file) });
+  servers.isolated = await startServer({ port: 0, host: '127.0.0.1', isolation: true, buildDir, quiet: true, extraRoots });
+  servers.plain = await startServer({ port: 0, host: '127.0.0.1', isolation: false, buildDir, quiet: true, extraRoots });
   let passed = 0, failed = 0, skipped = 0;
   try {
     for (const test of tests) {
@@ -349,6 +596,11 @@ async function main() {
         passed++;
         console.log(`ok       ${test.name} (${((Date.now() - started) / 1000).toFixed(1)} s)${note ? ' - ' + note : ''}`);
       } catch (err) {
+        if (err instanceof Skip) {
+          skipped++;
+          console.log(`skipped  ${test.name} - ${err.message}`);
+          continue;
+        }
         failed++;
         console.log(`FAILED   ${test.name}\n    ${String(err && err.message || err).split('\n').join('\n    ')}`);
       }

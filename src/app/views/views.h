@@ -11,9 +11,38 @@ struct AppState;
 struct StartViewState {};
 void DrawStartView(AppState& app, StartViewState& state);
 
-// Model: choosing and inspecting a model. Until the engine can load one, it says so.
-struct ModelViewState {};
+// Model: bundled models, a URL, a file (picker or drag and drop), the model card, and
+// (web) the models kept in the browser's cache.
+struct ModelViewState {
+  char url[1024] = "";
+  char path[1024] = "";  // natively: a file to open
+};
 void DrawModelView(AppState& app, ModelViewState& state);
+
+// Generate: prompt, sampling settings, Generate/Stop, tokens shaded by probability or
+// surprisal with their alternatives on hover; a click makes a token the focus.
+struct GenerateViewState {
+  char prompt[4096] = "The old lighthouse keeper";
+  int max_tokens = 48;
+  int seed = 42;
+  float temperature = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.1f;
+  bool chat = false;
+  bool surprisal = false;  // shade by surprisal (bits) instead of probability
+};
+void DrawGenerateView(AppState& app, GenerateViewState& state);
+
+// Tokens: how a text splits into tokens (boundaries, ids, bytes).
+struct TokensViewState {
+  char text[2048] = "Loupe splits text into tokens: unbelievable, Xin chào, 12345.";
+  bool bos = false;
+  std::string requested;  // the text of the last tokenize request
+  bool requested_bos = false;
+};
+void DrawTokensView(AppState& app, TokensViewState& state);
 
 // System: the build, the graphics context, threads, pixel ratio and fonts, plus a text
 // field to check that the font covers what people type.
