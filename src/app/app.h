@@ -6,8 +6,11 @@
 #include <string>
 
 #include "engine_state.h"
+#include "export.h"
+#include "share_link.h"
 #include "theme.h"
 #include "views/views.h"
+#include "views/explain_views.h"
 
 namespace loupe::app {
 
@@ -29,7 +32,7 @@ int AvailableThreads();
 bool ThreadedBuild();
 
 // The views of the workspace, in the order of the navigation.
-enum class ViewId { kStart, kModel, kGenerate, kTokens, kSystem };
+enum class ViewId { kStart, kModel, kGenerate, kTokens, kAttention, kLens, kAttribution, kSystem };
 
 struct ViewInfo {
   ViewId id;
@@ -60,7 +63,23 @@ struct AppState {
   EngineState engine;   // the engine client and what its events said (engine_state.h)
   int focus_token = -1; // index into engine.tokens: the generated token the views focus on
   SystemViewState system;
+  ExplainViewsState explain;  // Attention, Logit lens, Attribution (views/explain_views.h)
+  ExportState exports;        // PNG captures wanted this frame, the last export's message
+  // Share links (share_link.h): the link the app was opened with, and what it said.
+  std::string startup_link;   // natively `loupe --link '#v=1&...'`; the page's location.hash on the web
+  bool link_checked = false;
+  ShareState link;            // the restored state (its model opens once the engine is up)
+  bool link_model_pending = false;
+  std::string link_message;   // shown above the view until dismissed
+  bool link_error = false;
 };
+
+// Share links: the app's state now, as a ShareState and as a link ("Copy link"); a
+// decoded state applied; and the start-up link read and applied (once; DrawWorkspace).
+ShareState CurrentShareState(const AppState& app);
+std::string CurrentShareLink(const AppState& app);
+void ApplyShareState(AppState& app, const ShareState& state);
+void CheckShareLink(AppState& app);
 
 // One frame of the whole workspace: navigation on the left, the selected view, and the
 // status line at the bottom. Fills the main viewport.

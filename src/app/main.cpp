@@ -6,6 +6,7 @@
 //     --model FILE  open this GGUF file at start (or drop one on the window later)
 //     --prompt TEXT put this prompt in the Generate view (opened when a model is given)
 //     --frames N    quit after N frames (smoke tests, screenshots)
+//     --link URL    open the state a share link holds (its #v=1&... fragment)
 #include <SDL.h>
 
 #include <cstdio>
@@ -133,6 +134,7 @@ void Frame(Main& m) {
   glClearColor(bg[0], bg[1], bg[2], bg[3]);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  CaptureCharts(m.app, width, height, ImGui::GetIO().DisplayFramebufferScale.x);  // "PNG" buttons
   SDL_GL_SwapWindow(m.window);
 
   if (++m.frame == 1) NotifyPage("first-frame", "");
@@ -152,6 +154,9 @@ void ParseArguments(Main& m, int argc, char** argv) {
       m.app.view = ViewId::kGenerate;
     } else if (!std::strcmp(arg, "--prompt")) {
       std::snprintf(m.app.generate.prompt, sizeof m.app.generate.prompt, "%s", value), ++i;
+    } else if (!std::strcmp(arg, "--link")) {  // a share link's fragment: '#v=1&view=attention&...'
+      const char* hash = std::strchr(value, '#');
+      m.app.startup_link = hash ? hash : value, ++i;
     } else if (!std::strcmp(arg, "--view")) {
       for (const ViewInfo& view : Views()) {
         if (!SDL_strcasecmp(view.name, value)) m.app.view = view.id;

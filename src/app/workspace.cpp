@@ -21,13 +21,13 @@ const ViewInfo kViews[] = {
     {ViewId::kModel, "Model", "Choose a model and read its card."},
     {ViewId::kGenerate, "Generate", "Type a prompt and watch tokens stream, shaded by probability."},
     {ViewId::kTokens, "Tokens", "How text splits into tokens: boundaries, ids, bytes."},
+    {ViewId::kAttention, "Attention", "What each head attends to: grids, heatmaps, arcs."},
+    {ViewId::kLens, "Logit lens", "The model's best guess after every layer."},
+    {ViewId::kAttribution, "Attribution", "Which input tokens drove a chosen output token."},
     {ViewId::kSystem, "System", "The build, graphics, threads and fonts Loupe runs with."},
 };
 
 const PlannedView kPlannedViews[] = {
-    {"Attention", "What each head attends to: grids, heatmaps, arcs."},
-    {"Logit lens", "The model's best guess after every layer."},
-    {"Attribution", "Which input tokens drove a chosen output token."},
     {"Bias lab", "Probe suites with uncertainty, side by side."},
     {"Misuse lab", "Attacks, safeguards, and where the safeguards fail."},
     {"Audit", "Every generation logged, exportable and replayable."},
@@ -74,6 +74,25 @@ void DrawNavigation(AppState& app) {
     app.theme = app.theme == Theme::kDark ? Theme::kLight : Theme::kDark;
     app.theme_changed = true;
   }
+}
+
+// What a shared link did on start: restored, or why it was ignored. Dismissible.
+void DrawLinkBanner(AppState& app) {
+  if (app.link_message.empty()) return;
+  const Palette& palette = ThemePalette(app.theme);
+  ImGui::PushStyleColor(ImGuiCol_Text, app.link_error ? palette.warning : palette.accent);
+  ImGui::TextWrapped("%s", app.link_message.c_str());
+  ImGui::PopStyleColor();
+  if (app.link_model_pending && app.link.model.rfind("https://", 0) == 0) {
+    ImGui::TextWrapped("The link names a model at %s. Loupe downloads it only if you ask.", app.link.model.c_str());
+    if (ImGui::Button("Open that model")) {
+      OpenModel(app, app.link.model);
+      app.link_model_pending = false;
+    }
+    ImGui::SameLine();
+  }
+  if (ImGui::SmallButton("Dismiss")) app.link_message.clear();
+  ImGui::Separator();
 }
 
 void DrawStatusLine(const AppState& app) {
@@ -143,12 +162,16 @@ void DrawView(AppState& app, ViewId view) {
     case ViewId::kModel: DrawModelView(app, app.model); break;
     case ViewId::kGenerate: DrawGenerateView(app, app.generate); break;
     case ViewId::kTokens: DrawTokensView(app, app.tokens); break;
+    case ViewId::kAttention: DrawAttentionView(app, app.explain.attention); break;
+    case ViewId::kLens: DrawLensView(app, app.explain.lens); break;
+    case ViewId::kAttribution: DrawAttributionView(app, app.explain.attribution); break;
     case ViewId::kSystem: DrawSystemView(app, app.system); break;
   }
 }
 
 void DrawWorkspace(AppState& app) {
   PumpEngine(app);
+  CheckShareLink(app);
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(viewport->WorkPos);
   ImGui::SetNextWindowSize(viewport->WorkSize);
@@ -168,6 +191,7 @@ void DrawWorkspace(AppState& app) {
   ImGui::SameLine();
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(20, 16));
   ImGui::BeginChild("view", ImVec2(0, body_height), true);
+  DrawLinkBanner(app);
   DrawView(app, app.view);
   ImGui::EndChild();
   ImGui::PopStyleVar();

@@ -5,6 +5,7 @@
 #include <SDL.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <ostream>
@@ -177,6 +178,7 @@ std::string CaseName(const ::testing::TestParamInfo<RenderCase>& info) {
   for (const ViewInfo& v : Views()) {
     if (v.id == info.param.view) name = v.name;
   }
+  std::erase_if(name, [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); });  // "Logit lens"
   name += info.param.theme == Theme::kDark ? "Dark" : "Light";
   name += info.param.ratio > 1.5f ? "HiDpi" : "";
   return name;

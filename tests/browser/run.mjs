@@ -336,6 +336,7 @@ const tests = [
     },
   },
   ...modelTests(),
+  ...explainTests(),
 ];
 
 // --- models: the engine in its Web Worker -----------------------------------------------
@@ -570,6 +571,157 @@ function modelTests() {
           return shot;
         } finally {
           await browser.close();
+        }
+      },
+    },
+  ];
+}
+
+// --- explanations, share links, offline ----------------------------------------------
+// The app's hooks for tests (src/app/share_state.cpp): Module._loupe_current_link(),
+// _loupe_link_message(), _loupe_request_explanation(), _loupe_explain_state().
+const appString = (page, fn) => page.evaluate((f) => window.Module.UTF8ToString(window.Module[f]()), fn);
+
+function fragmentOf(link) {
+  const hash = link.slice(link.indexOf('#') + 1);
+  return Object.fromEntries(hash.split('&').map((kv) => kv.split('=').map(decodeURIComponent)));
+}
+
+function explainTests() {
+  const prompt = 'Hà Nội, Huế, Đà Nẵng are cities. The nurse said that';
+  return [
+    {
+      name: 'share link: a fragment restores view, prompt, layer and head; Copy link gives it back',
+      async run() {
+        const browser = await openBrowser();
+        try {
+          const page = browser.page;
+          const fragment = `#v=1&view=logit-lens&prompt=${encodeURIComponent(prompt)}&layer=1&head=2&token=3&seed=7&top_k=12`;
+          await page.goto(servers.isolated.url + '?model=none' + fragment);
+          await waitReady(page);
+          await page.waitForTimeout(300);
+          const state = fragmentOf(await appString(page, '_loupe_current_link'));
+          assert(state.v === '1', `link version ${state.v}`);
+          assert(state.view === 'logit-lens', `view ${state.view}`);
+          assert(state.prompt === prompt, `prompt ${JSON.stringify(state.prompt)}`);
+          assert(state.layer === '1' && state.head === '2' && state.token === '3', `layer ${state.layer} head ${state.head} token ${state.token}`);
+          assert(state.seed === '7' && state.top_k === '12', `seed ${state.seed} top_k ${state.top_k}`);
+          const message = await appString(page, '_loupe_link_message');
+          assert(/shared link/.test(message), `message ${message}`);
+          await page.mouse.move(1270, 5);
+          const shot = await screenshot(page, 'share-link-restored.png');
+          noErrors(browser.errors);
+          return shot;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'share link: a mangled fragment shows a message and the app still runs',
+      async run() {
+        const browser = await openBrowser();
+        try {
+          const page = browser.page;
+          await page.goto(servers.isolated.url + '?model=none#v=1&view=attention&prompt=%ZZbroken');
+          await waitReady(page);
+          await checkAnimating(page);
+          await page.waitForTimeout(300);
+          const message = await appString(page, '_loupe_link_message');
+          assert(/damaged/.test(message) && /started as usual/.test(message), `message ${JSON.stringify(message)}`);
+          const state = fragmentOf(await appString(page, '_loupe_current_link'));
+          assert(state.view === 'start', `a broken link half-applied: view ${state.view}`);
+          const future = await openBrowser();
+          try {
+            await future.page.goto(servers.isolated.url + '?model=none#v=9&view=attention');
+            await waitReady(future.page);
+            await future.page.waitForTimeout(300);
+            const m = await appString(future.page, '_loupe_link_message');
+            assert(/different version/.test(m), `unknown version: ${m}`);
+          } finally {
+            await future.close();
+          }
+          await page.mouse.move(1270, 5);
+          const shot = await screenshot(page, 'share-link-mangled.png');
+          noErrors(browser.errors);
+          return shot;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'explain views: attention, logit lens and attribution of a real model (screenshots)',
+      async run() {
+        const tiny = needModel('tiny');
+        const browser = await openBrowser();
+        try {
+          const page = browser.page;
+          const fragment = `#v=1&view=attention&prompt=${encodeURIComponent(prompt)}&layer=1&head=1&token=5`;
+          await page.goto(servers.isolated.url + '?model=' + encodeURIComponent(tiny.url) + fragment);
+          await waitReady(page);
+          await page.waitForFunction(() => window.loupe.model !== null, null, { timeout: 60_000 });
+          await page.waitForTimeout(300);
+          await page.evaluate(() => window.Module._loupe_request_explanation());
+          await page.waitForFunction(() => window.Module._loupe_explain_state() !== 0, null, { timeout: 90_000 });
+          const state = await page.evaluate(() => window.Module._loupe_explain_state());
+          await page.mouse.move(1270, 5);
+          await page.waitForTimeout(400);
+          const shots = [await screenshot(page, 'explain-attention.png')];
+          assert(state === 1, 'the explanation failed (see the screenshot)');
+          shots.push(await showView(page, 'Logit lens', 'explain-lens.png'));
+          shots.push(await showView(page, 'Attribution', 'explain-attribution.png'));
+          noErrors(browser.errors);
+          return shots.join(', ');
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'offline: after one visit the app and the bundled model load with the server gone',
+      async run() {
+        // A server of its own, stopped half-way, and the context offline too.
+        const own = await startServer({ port: 0, host: '127.0.0.1', isolation: true, buildDir, quiet: true });
+        const browser = await openBrowser();
+        let stopped = false;
+        try {
+          const page = browser.page;
+          await page.goto(own.url);
+          await waitReady(page);
+          await page.waitForFunction(() => window.loupe.model !== null, null, { timeout: 60_000 });
+          // The worker has installed and cached the shell and the bundled models.
+          const cached = await page.evaluate(async () => {
+            const reg = await navigator.serviceWorker.ready;
+            for (let i = 0; i < 200 && !navigator.serviceWorker.controller; ++i) await new Promise((r) => setTimeout(r, 50));
+            const names = (await caches.keys()).filter((n) => n.startsWith('loupe-shell-'));
+            const cache = names.length ? await caches.open(names[0]) : null;
+            const keys = cache ? (await cache.keys()).map((r) => new URL(r.url).pathname) : [];
+            return { scope: reg.scope, names, keys, controlled: !!navigator.serviceWorker.controller };
+          });
+          assert(cached.names.length === 1, `caches ${JSON.stringify(cached.names)}`);
+          for (const file of ['/loupe-mt.wasm', '/loupe.wasm', '/shell.js', '/assets/fonts/NotoSans-Regular.ttf']) {
+            assert(cached.keys.includes(file), `${file} is not cached: ${cached.keys.join(' ')}`);
+          }
+          assert(cached.keys.some((k) => k.endsWith('.gguf')), `no bundled model cached: ${cached.keys.join(' ')}`);
+          own.server.closeAllConnections();
+          await new Promise((resolve) => own.server.close(resolve));
+          stopped = true;
+          await browser.page.context().setOffline(true);
+          await page.reload();
+          const info = await waitReady(page);
+          await page.waitForFunction(() => window.loupe.model !== null, null, { timeout: 60_000 });
+          await checkAnimating(page);
+          const shot = await screenshot(page, 'offline-reload.png');
+          // Chromium reports the failed build-id.txt and model-list fetches while offline.
+          noErrors(browser.errors.filter((e) => !/Failed to load resource|ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(e)));
+          return `${cached.keys.length} files cached in ${cached.names[0]}; offline reload: ${info.build}, model loaded; ${shot}`;
+        } finally {
+          await browser.close();
+          if (!stopped) {
+            own.server.closeAllConnections();
+            own.server.close();
+          }
         }
       },
     },
