@@ -26,6 +26,9 @@ constexpr int kChunksPerThread = 4;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+  n_threads_ = 1;  // the single-thread web build has no threads: run every job inline
+#endif
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 

@@ -96,6 +96,7 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
       r.target_token = field<std::string>(request, "target_token", "");
       r.contrast_token = field<std::string>(request, "contrast_token", "");
       r.seed = field<uint64_t>(request, "seed", 0);
+      r.attribution.steps = field<int>(request, "steps", r.attribution.steps);
       return {Json{{"event", "explain"}, {"result", explain::explain_json(r)}}};
     }
     fail("unknown request '" + op + "'");
