@@ -190,6 +190,43 @@ TEST_P(SafetensorsModel, SameLogitsAsGguf) {
   EXPECT_EQ(encode(hf.tokenizer, "The nurse said that she", false), encode(gguf.tokenizer, "The nurse said that she", false));
 }
 
+// The same model split into two shards listed by model.safetensors.index.json.
+TEST(SafetensorsModelShards, ShardedFolderGivesTheSameLogits) {
+  LOUPE_REQUIRE_REFERENCE(path, "models/ref-gpt2-f32.gguf");
+  Model gguf = load_model(path);
+  Files files = to_hugging_face(gguf);
+  const SafetensorsFile whole = read_safetensors(files["model.safetensors"]);
+  SafetensorsWriter shards[2];
+  nlohmann::json index;
+  for (size_t i = 0; i < whole.tensors.size(); ++i) {
+    const TensorView& t = whole.tensors[i];
+    std::vector<int64_t> shape(t.shape.begin(), t.shape.begin() + t.n_dims);
+    std::reverse(shape.begin(), shape.end());  // back to safetensors' outermost-first order
+    shards[i % 2].add_tensor(t.name, t.type, shape, {t.data, t.bytes});
+    index["weight_map"][t.name] = i % 2 ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
+  }
+  files.erase("model.safetensors");
+  files["model-00001-of-00002.safetensors"] = shards[0].to_bytes();
+  files["model-00002-of-00002.safetensors"] = shards[1].to_bytes();
+  const std::string index_text = index.dump();
+  files["model.safetensors.index.json"] = std::vector<uint8_t>(index_text.begin(), index_text.end());
+  Files missing_shard = files;
+  missing_shard.erase("model-00002-of-00002.safetensors");
+
+  Model sharded = load_model_from_files(std::move(files), "sharded");
+  const std::vector<int32_t> ids = {15496, 995, 11, 290, 257};
+  const std::vector<float> a = all_logits(gguf, ids), b = all_logits(sharded, ids);
+  double max_diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(a[i] - b[i])));
+  EXPECT_LE(max_diff, 1e-4);
+  try {
+    load_model_from_files(std::move(missing_shard), "sharded");
+    FAIL() << "a missing shard must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model-00002-of-00002.safetensors"), std::string::npos) << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Reference, SafetensorsModel, ::testing::Values("ref-llama-f32", "ref-gpt2-f32"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
