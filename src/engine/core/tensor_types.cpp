@@ -133,11 +133,18 @@ void bf16_from_float(const float* in, void* out, int64_t n) {
 }
 
 // Float dots accumulate in double, as ggml's scalar path does.
+// Rows are only as aligned as the file says (fuzzed and hand-made files may not be), so
+// values are read with memcpy.
 float dot_f32(const void* row, const void* partner, int64_t n) {
-  const float* x = static_cast<const float*>(row);
-  const float* y = static_cast<const float*>(partner);
+  const auto* x = static_cast<const uint8_t*>(row);
+  const auto* y = static_cast<const uint8_t*>(partner);
   double sum = 0;
-  for (int64_t i = 0; i < n; i++) sum += double(x[i] * y[i]);
+  for (int64_t i = 0; i < n; i++) {
+    float a, b;
+    std::memcpy(&a, x + 4 * i, 4);
+    std::memcpy(&b, y + 4 * i, 4);
+    sum += double(a * b);
+  }
   return float(sum);
 }
 float dot_f16(const void* row, const void* partner, int64_t n) {
