@@ -1,7 +1,9 @@
 // Loupe's engine in a Web Worker. Loads the engine-only wasm (loupe-engine-worker.js, or
-// loupe-engine-worker-mt.js with threads when the page asks for ?threads=multi), takes
-// requests from the page (web/engine.js), and posts the engine's events back.
+// loupe-engine-worker-mt.js with threads when the page's first message asks for them),
+// takes requests from the page (web/engine.js), and posts the engine's events back.
 //
+// First message: {type: 'init', threaded}. (Not a query string: a service worker may
+// answer this script from its cache, and the worker's location is then the cached URL.)
 // Message in:  {id, origin, request: {op, ...}, bytes?: ArrayBuffer (transferred)}
 // Message out: {type: 'events', events: [{event, request_id, origin, ...}], heapBytes}
 //
@@ -10,8 +12,9 @@
 // posted by the page is a task of its own, so it is handled between two tokens.
 'use strict';
 
-const threaded = new URL(self.location.href).searchParams.get('threads') === 'multi';
-const build = threaded ? 'loupe-engine-worker-mt' : 'loupe-engine-worker';
+let threaded = false;
+let build = 'loupe-engine-worker';
+let started = false;
 const WASM_LIMIT = 4 * 1024 * 1024 * 1024;  // wasm32 addresses 4 GB at most
 
 const queue = [];
@@ -143,33 +146,44 @@ function pump() {
 channel.port1.onmessage = pump;
 
 self.onmessage = (event) => {
+  if (!started) {
+    started = true;
+    const data = event.data || {};
+    threaded = data.type === 'init' ? data.threaded === true
+      : new URL(self.location.href).searchParams.get('threads') === 'multi';
+    build = threaded ? 'loupe-engine-worker-mt' : 'loupe-engine-worker';
+    start();
+    if (data.type === 'init') return;
+  }
   queue.push(event.data);
   schedule();
 };
 
-self.Module = {
-  // The threaded build's own workers load the same script.
-  mainScriptUrlOrBlob: build + '.js',
-  print: (text) => console.log('[engine] ' + text),
-  printErr: (text) => console.warn('[engine] ' + text),
-  onRuntimeInitialized() {
-    const M = self.Module;
-    const threads = threaded ? M._loupe_worker_set_threads(self.navigator.hardwareConcurrency || 1) : M._loupe_worker_set_threads(1);
-    ready = true;
-    post([{
-      event: 'ready', threads, threaded: M._loupe_worker_threaded() === 1,
-      version: M.UTF8ToString(M._loupe_worker_version()), build,
-    }]);
-    schedule();
-  },
-  onAbort(what) {
-    ready = false;
-    post([{ event: 'error', op: 'engine', message: 'the engine stopped: ' + String(what || 'aborted') }]);
-  },
-};
+function start() {
+  self.Module = {
+    // The threaded build's own workers load the same script.
+    mainScriptUrlOrBlob: build + '.js',
+    print: (text) => console.log('[engine] ' + text),
+    printErr: (text) => console.warn('[engine] ' + text),
+    onRuntimeInitialized() {
+      const M = self.Module;
+      const threads = threaded ? M._loupe_worker_set_threads(self.navigator.hardwareConcurrency || 1) : M._loupe_worker_set_threads(1);
+      ready = true;
+      post([{
+        event: 'ready', threads, threaded: M._loupe_worker_threaded() === 1,
+        version: M.UTF8ToString(M._loupe_worker_version()), build,
+      }]);
+      schedule();
+    },
+    onAbort(what) {
+      ready = false;
+      post([{ event: 'error', op: 'engine', message: 'the engine stopped: ' + String(what || 'aborted') }]);
+    },
+  };
 
-try {
-  importScripts(build + '.js');
-} catch (err) {
-  post([{ event: 'error', op: 'engine', message: `could not load ${build}.js: ${String(err && err.message || err)}` }]);
+  try {
+    importScripts(build + '.js');
+  } catch (err) {
+    post([{ event: 'error', op: 'engine', message: `could not load ${build}.js: ${String(err && err.message || err)}` }]);
+  }
 }

@@ -9,7 +9,12 @@
 
   const loupe = window.loupe || (window.loupe = {});
   const params = new URLSearchParams(location.search);
-  const threaded = params.get('threads') !== 'single' && params.get('threads') !== '1' &&
+  // The threaded engine (loupe-engine-worker-mt.js) is opt-in with ?engine=mt: in
+  // Chromium 156 with Debian's emcc 3.1.6, a C++ exception thrown inside the pthread
+  // build (any engine error: a broken file, a bad setting) closes the whole tab, while the
+  // single-thread build reports it as an error event. Until that is solved the default
+  // engine runs on one thread, so every failure stays a message.
+  const threaded = params.get('engine') === 'mt' && params.get('threads') !== 'single' &&
     window.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
   const CACHE_NAME = 'loupe-models-v1';
   const WASM_LIMIT = 4 * 1024 * 1024 * 1024;
@@ -29,7 +34,8 @@
   let worker = null;
   const readyWaiters = [];
   function startWorker() {
-    worker = new Worker('engine-worker.js' + (threaded ? '?threads=multi' : ''));
+    worker = new Worker('engine-worker.js');
+    worker.postMessage({ type: 'init', threaded });  // first: which build to load
     worker.onmessage = (message) => {
       const data = message.data;
       if (!data || data.type !== 'events') return;

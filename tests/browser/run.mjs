@@ -49,6 +49,7 @@ async function openBrowser({ deviceScaleFactor = 1, viewport = { width: 1280, he
   const page = context.pages()[0] || await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  page.on('crash', () => errors.push('the page crashed'));
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(`console error: ${msg.text()}`);
   });
@@ -378,7 +379,8 @@ function needModel(which) {
 // The page (without the auto-loaded bundled model), ready, with errors collected.
 async function openApp(base, options = {}) {
   const browser = await openBrowser(options);
-  await browser.page.goto(base + '?model=none' + (options.query || ''));
+  // ?sw=off: these tests are about the engine; the offline test covers the service worker.
+  await browser.page.goto(base + '?model=none&sw=off' + (options.query || ''));
   await waitReady(browser.page);
   await browser.page.evaluate(() => new Promise((resolve) => {
     const poll = () => (window.loupe.engine.ready ? resolve() : setTimeout(poll, 50));
@@ -416,7 +418,9 @@ function modelTests() {
         try {
           const page = browser.page;
           const engine = await page.evaluate(() => window.loupe.engine);
-          assert(engine.threaded === true && engine.threads >= 1, `engine ${JSON.stringify(engine)}`);
+          const isolated = await page.evaluate(() => [window.crossOriginIsolated, window.loupe.build, location.href]);
+          assert(engine.threaded === false && engine.threads === 1 && isolated[0] === true,
+            `engine ${JSON.stringify(engine)}, page ${JSON.stringify(isolated)}`);
           const { card, progress } = await page.evaluate(async (url) => {
             const progress = [];
             const card = await window.loupe.loadModel(url, { onProgress: (p) => progress.push(p) });
@@ -494,8 +498,11 @@ function modelTests() {
         const browser = await openApp(servers.isolated.url);
         try {
           const page = browser.page;
+          let step = 'file picker';
+          page.on('crash', () => console.log(`    (the page crashed during: ${step})`));
           await page.setInputFiles('#model-file', tiny.file);
           await page.waitForFunction(() => window.loupe.model && window.loupe.model.source === 'tiny-q8_0.gguf', null, { timeout: 30_000 });
+          step = 'drop';
           // A synthetic drop of a broken file: an error, and the model stays.
           const dropped = await page.evaluate(async () => {
             const bytes = await (await fetch('/test-models/broken.gguf')).arrayBuffer();
@@ -507,13 +514,16 @@ function modelTests() {
           await page.waitForTimeout(1000);
           const still = await page.evaluate(() => window.loupe.model.source);
           assert(still === 'tiny-q8_0.gguf', `after the broken file the model is ${still}`);
+          step = 'broken URL';
           const broken = await page.evaluate(() => window.loupe.loadModel('/test-models/broken.gguf').then(() => 'loaded', (e) => e.message));
           assert(broken !== 'loaded' && broken.length > 10, `broken file: ${broken}`);
           const text = await page.evaluate(() => window.loupe.loadModel('/test-models/not-a-model.gguf').then(() => 'loaded', (e) => e.message));
           assert(/not a model/.test(text), `text file: ${text}`);
+          step = 'generate after';
           const after = await page.evaluate(() => window.loupe.generate({ prompt: 'hello', maxTokens: 4, seed: 1 }));
           assert(after.ids.length === 4, 'the previous model does not generate');
           const brokenShot = await showView(page, 'Model', 'model-error.png');
+          step = 'cache';
           // Loaded from a URL once, the model comes from the cache the next time.
           await page.evaluate((url) => window.loupe.loadModel(url), tiny.url);
           const second = await page.evaluate((url) => {
@@ -551,6 +561,26 @@ function modelTests() {
             assert(r.ids.length === 5, 'single-thread engine did not generate');
           }
           return `"${message}"; ${shot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'model: ?engine=mt runs the threaded engine worker (pthreads) and generates the same tokens',
+      async run() {
+        const tiny = needModel('tiny');
+        const browser = await openApp(servers.isolated.url, { query: '&engine=mt' });
+        try {
+          const page = browser.page;
+          const engine = await page.evaluate(() => window.loupe.engine);
+          assert(engine.threaded === true && engine.build === 'loupe-engine-worker-mt', `engine ${JSON.stringify(engine)}`);
+          await page.evaluate((url) => window.loupe.loadModel(url), tiny.url);
+          const result = await page.evaluate((s) => window.loupe.generate({ prompt: 'the quick brown fox', ...s }), settings);
+          const expected = cliText(tiny.file, 'the quick brown fox', settings);
+          assert(result.text === expected, `threaded web text ${JSON.stringify(result.text)} != loupe-cli ${JSON.stringify(expected)}`);
+          noErrors(browser.errors);
+          return `${engine.threads} threads, same text as loupe-cli`;
         } finally {
           await browser.close();
         }
