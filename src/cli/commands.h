@@ -11,5 +11,7 @@ void add_bench_commands(CLI::App& app);
 void add_explain_command(CLI::App& app);
 // train and two-cities (cli/train.cpp).
 void add_train_commands(CLI::App& app);
+// bias (cli/bias.cpp).
+void add_bias_command(CLI::App& app);
 
 }  // namespace loupe::cli
