@@ -293,7 +293,7 @@ void DrawLessonsView(AppState& app, LessonsViewState& s) {
   ImGui::PopFont();
   Caption(app, "Choose how often nurses and teachers say \"she\" in the stories (the other occupations follow on the "
                "same scale: 0.5 is the balanced city, 0.9 the skewed one, 0.1 swaps he and she), and train a tiny "
-               "model on them here. It takes about a minute; the trained model then becomes the loaded model, so "
+               "model on them here. It takes a minute or two; the trained model then becomes the loaded model, so "
                "you can also generate with it.");
   Json rects = Json::object();
   ImGui::BeginDisabled(s.training);
