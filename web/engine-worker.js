@@ -118,7 +118,7 @@ function handleMessage(message) {
   } else {
     post(tag(events, message.id, message.origin));
   }
-  if (op === 'generate' && self.Module._loupe_worker_busy() === 1) generation = { id: message.id, origin: message.origin };
+  if ((op === 'generate' || op === 'train') && self.Module._loupe_worker_busy() === 1) generation = { id: message.id, origin: message.origin };
 }
 
 function pump() {

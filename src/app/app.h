@@ -32,7 +32,7 @@ int AvailableThreads();
 bool ThreadedBuild();
 
 // The views of the workspace, in the order of the navigation.
-enum class ViewId { kStart, kModel, kGenerate, kTokens, kAttention, kLens, kAttribution, kSystem };
+enum class ViewId { kStart, kModel, kGenerate, kTokens, kAttention, kLens, kAttribution, kLessons, kSystem };
 
 struct ViewInfo {
   ViewId id;
@@ -64,6 +64,7 @@ struct AppState {
   int focus_token = -1; // index into engine.tokens: the generated token the views focus on
   SystemViewState system;
   ExplainViewsState explain;  // Attention, Logit lens, Attribution (views/explain_views.h)
+  LessonsViewState lessons;   // the two-cities lesson (views/lessons.cpp)
   ExportState exports;        // PNG captures wanted this frame, the last export's message
   // Share links (share_link.h): the link the app was opened with, and what it said.
   std::string startup_link;   // natively `loupe --link '#v=1&...'`; the page's location.hash on the web

@@ -174,9 +174,9 @@ class NativeEngineClient final : public EngineClient {
         const std::string op = request.json.value("op", "");
         const bool was_busy = session_.busy();
         std::vector<Json> events = Handle(request);
-        // A cancel ends the running generation: its "done" belongs to that request.
+        // A cancel ends the running generation or training: its last event belongs to that request.
         Emit(std::move(events), op == "cancel" && was_busy ? generation_id : id);
-        if (op == "generate" && session_.busy()) generation_id = id;
+        if ((op == "generate" || op == "train") && session_.busy()) generation_id = id;
       } else {
         Emit(session_.step(), generation_id);
       }

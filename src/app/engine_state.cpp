@@ -134,7 +134,9 @@ void ApplyEngineEvent(AppState& app, const Json& event) {
   if (!event.is_object()) return;
   const std::string kind = Str(event, "event");
   const int request = Int(event, "request_id");
-  if (kind == "show_view") {  // window.loupe.showView(name): scripts and tests pick a view
+  if (kind.rfind("train", 0) == 0 || (kind == "error" && Str(event, "op") == "train")) {
+    ApplyLessonEvent(app, event);  // the Lessons view's retraining (views/lessons.cpp)
+  } else if (kind == "show_view") {  // window.loupe.showView(name): scripts and tests pick a view
     const std::string name = Str(event, "view");
     for (const ViewInfo& v : Views()) {
       std::string a = v.name, b = name;

@@ -24,6 +24,7 @@ const ViewInfo kViews[] = {
     {ViewId::kAttention, "Attention", "What each head attends to: grids, heatmaps, arcs."},
     {ViewId::kLens, "Logit lens", "The model's best guess after every layer."},
     {ViewId::kAttribution, "Attribution", "Which input tokens drove a chosen output token."},
+    {ViewId::kLessons, "Lessons", "Two cities: a known skew in the data, the bias it leaves in a model; retrain your own."},
     {ViewId::kSystem, "System", "The build, graphics, threads and fonts Loupe runs with."},
 };
 
@@ -31,7 +32,7 @@ const PlannedView kPlannedViews[] = {
     {"Bias lab", "Probe suites with uncertainty, side by side."},
     {"Misuse lab", "Attacks, safeguards, and where the safeguards fail."},
     {"Audit", "Every generation logged, exportable and replayable."},
-    {"Lessons", "Presets for workshops, shared as links."},
+    {"Lesson presets", "Presets for workshops, shared as links."},
 };
 
 constexpr float kNavWidth = 190.0f;
@@ -165,6 +166,7 @@ void DrawView(AppState& app, ViewId view) {
     case ViewId::kAttention: DrawAttentionView(app, app.explain.attention); break;
     case ViewId::kLens: DrawLensView(app, app.explain.lens); break;
     case ViewId::kAttribution: DrawAttributionView(app, app.explain.attribution); break;
+    case ViewId::kLessons: DrawLessonsView(app, app.lessons); break;
     case ViewId::kSystem: DrawSystemView(app, app.system); break;
   }
 }

@@ -338,6 +338,7 @@ const tests = [
   },
   ...modelTests(),
   ...explainTests(),
+  ...lessonTests(),
 ];
 
 // --- models: the engine in its Web Worker -----------------------------------------------
@@ -752,6 +753,107 @@ function explainTests() {
             own.server.closeAllConnections();
             own.server.close();
           }
+        }
+      },
+    },
+  ];
+}
+
+// --- the two-cities lesson: retrain a tiny model in the browser ----------------------------
+// The Lessons view publishes its state and the rectangles of its controls (CSS pixels) as
+// window.loupeLesson (src/app/views/lessons.cpp); the test clicks the real controls.
+function lessonTests() {
+  // The run to the end is shortened for the test (the lesson's default is 400 steps).
+  const TEST_STEPS = 300;
+  const lesson = (page) => page.evaluate(() => window.loupeLesson || null);
+  const center = (r) => ({ x: (r[0] + r[2]) / 2, y: (r[1] + r[3]) / 2 });
+  // Clicks a slider where `fraction` of its range lies (ImGui maps the click to a value).
+  async function setSlider(page, rect, fraction) {
+    const grab = 10;  // about half of ImGui's grab, so the ends are reachable
+    await page.mouse.click(rect[0] + grab + (rect[2] - rect[0] - 2 * grab) * fraction, (rect[1] + rect[3]) / 2);
+    await page.waitForTimeout(150);
+  }
+  // Scrolls the view until the control `key` is on screen; returns the lesson's state.
+  async function reveal(page, key) {
+    for (let i = 0; i < 20; i++) {
+      const state = await lesson(page);
+      const r = state && state.rects[key];
+      if (r && r[1] >= 0 && r[3] <= page.viewportSize().height - 30) return state;
+      await page.mouse.move(700, 400);
+      await page.mouse.wheel(0, r && r[1] < 0 ? -120 : 120);
+      await page.waitForTimeout(200);
+    }
+    throw new Error(`the lesson's ${key} control is not on screen`);
+  }
+  async function waitLesson(page, predicate, timeout, what) {
+    const started = Date.now();
+    for (;;) {
+      const state = await lesson(page);
+      if (state && predicate(state)) return state;
+      if (Date.now() - started > timeout) throw new Error(`${what}: not within ${timeout / 1000} s (${JSON.stringify(state && { ...state, rects: undefined })})`);
+      await page.waitForTimeout(200);
+    }
+  }
+  return [
+    {
+      name: 'two-cities lesson: retrain with a chosen skew, progress, cancel, a run to the end (single-thread)',
+      async run() {
+        const browser = await openApp(servers.plain.url);
+        const { page } = browser;
+        try {
+          await showView(page, 'Lessons');
+          let state = await waitLesson(page, (s) => s.rects && s.rects.retrain, 10_000, 'the lesson did not show');
+          // A skew of about 0.95 ("she" in 95% of the nurses' stories).
+          state = await reveal(page, 'skew');
+          await setSlider(page, state.rects.skew, 0.95);
+          state = await lesson(page);
+          assert(state.skew > 0.85, `the skew slider reads ${state.skew}`);
+          const skew = state.skew;
+
+          // First run: watch the progress advance, then cancel it.
+          state = await reveal(page, 'retrain');
+          await page.mouse.click(center(state.rects.retrain).x, center(state.rects.retrain).y);
+          const first = await waitLesson(page, (s) => s.training && s.step >= 2, 60_000, 'no progress');
+          const later = await waitLesson(page, (s) => s.step > first.step + 2, 60_000, 'the progress did not advance');
+          assert(later.steps === state.steps_setting, `the run has ${later.steps} steps, the slider says ${state.steps_setting}`);
+          const withCancel = await reveal(page, 'cancel');
+          await page.mouse.click(center(withCancel.rects.cancel).x, center(withCancel.rects.cancel).y);
+          const cancelled = await waitLesson(page, (s) => !s.training, 10_000, 'cancel did not stop the run');
+          assert(/Cancelled at step \d+/.test(cancelled.status), `status after cancel: "${cancelled.status}"`);
+          assert(!cancelled.result, 'a cancelled run left a result');
+
+          // Second run, shortened for the test to TEST_STEPS steps: to the end.
+          state = await reveal(page, 'steps');
+          await setSlider(page, state.rects.steps, (TEST_STEPS - 40) / (600 - 40));
+          state = await lesson(page);
+          assert(Math.abs(state.steps_setting - TEST_STEPS) <= 15, `the steps slider reads ${state.steps_setting}`);
+          const started = Date.now();
+          state = await reveal(page, 'retrain');
+          await page.mouse.click(center(state.rects.retrain).x, center(state.rects.retrain).y);
+          await waitLesson(page, (s) => s.training, 10_000, 'the second run did not start');
+          // The page stays responsive while the worker trains: frames keep coming.
+          await checkAnimating(page);
+          const done = await waitLesson(page, (s) => !s.training && (s.result || s.error), 170_000, 'the run did not finish');
+          const seconds = (Date.now() - started) / 1000;
+          assert(!done.error, `training failed: ${done.error}`);
+          const r = done.result;
+          assert(Math.abs(r.skew - skew) < 0.011 && r.steps === state.steps_setting, `result for skew ${r.skew}, ${r.steps} steps`);
+          // The strongly skewed occupations (nurse, teacher: "she"; mechanic, engineer: "he").
+          for (const i of [0, 1, 6, 7]) {
+            assert(Math.sign(r.bias[i]) === Math.sign(r.data_log_odds[i]),
+              `occupation ${i}: bias ${r.bias[i].toFixed(2)} against data log-odds ${r.data_log_odds[i].toFixed(2)}`);
+          }
+          assert(r.aligned_bias > 0, `aligned bias ${r.aligned_bias}`);
+          const model = await page.evaluate(() => window.loupe.model && window.loupe.model.name);
+          assert(/two-cities-skew/.test(model || ''), `the loaded model is ${model}`);
+          await page.mouse.move(1270, 5);
+          await page.waitForTimeout(400);
+          const shot = await screenshot(page, 'lesson-two-cities.png');
+          noErrors(browser.errors);
+          return `skew ${skew.toFixed(2)}, ${r.steps} steps in ${seconds.toFixed(1)} s (engine: ${r.seconds.toFixed(1)} s), ` +
+            `aligned bias ${r.aligned_bias.toFixed(2)}, ${shot}`;
+        } finally {
+          await browser.close();
         }
       },
     },

@@ -2,11 +2,14 @@
 #include "session/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "core/error.h"
 #include "explain/explain_json.h"
+#include "kernels/thread_pool.h"
 #include "model/model_card.h"
+#include "train/two_cities.h"
 
 namespace loupe {
 
@@ -29,7 +32,16 @@ T field(const Json& j, const char* key, T fallback) {
   }
 }
 
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+Session::Session() = default;
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
 
 GenerateRequest generate_request_from_json(const Json& request) {
   GenerateRequest r;
@@ -54,12 +66,20 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
   const std::string op = request.is_object() ? field<std::string>(request, "op", "") : "";
   try {
     if (op == "cancel") {
+      if (training_) {
+        Json event{{"event", "train_cancelled"}, {"step", training_->steps_done()}, {"steps", training_->steps()}};
+        training_.reset();
+        return {event};
+      }
       if (!generation_) return {};
       generation_->stop();
       std::vector<Json> events{done_event()};
       generation_.reset();
       return events;
     }
+    if (op == "train") return start_training(request);
+    if (training_ && (op == "load" || op == "generate" || op == "explain"))
+      fail("a training is running: wait for it or cancel it first");
     if (op == "load") {
       if (generation_) generation_.reset();
       // Load first, replace after: a broken file leaves the previous model in place.
@@ -152,7 +172,81 @@ Json Session::done_event() const {
               {"generate_ms", r.generate_ms}, {"tokens_per_s", tokens_per_s}};
 }
 
+std::vector<Json> Session::start_training(const Json& request) {
+  if (generation_) fail("a generation is running: stop it first");
+  if (training_) fail("a training is already running");
+  const std::string recipe = field<std::string>(request, "recipe", "two-cities");
+  if (recipe != "two-cities") fail("unknown training recipe '" + recipe + "' (this build knows \"two-cities\")");
+  train::TwoCitiesRecipe r;
+  r.skew = field<double>(request, "skew", r.skew);
+  r.seed = field<uint64_t>(request, "seed", r.seed);
+  r.steps = field<int>(request, "steps", r.steps);
+  r.stories = field<int>(request, "stories", r.stories);
+  r.threads = std::min(2, default_thread_count());
+  training_ = std::make_unique<train::TwoCitiesTraining>(r);
+  run_ = TrainingRun{};
+  run_.load = field<bool>(request, "load", true);
+  run_.started_s = run_.last_event_s = now_s();
+  Json shares = Json::array();
+  for (const train::Occupation& o : train::two_cities_occupations())
+    shares.push_back({{"occupation", o.name}, {"share", train::she_share_at(o, r.skew)}});
+  return {Json{{"event", "train_start"}, {"recipe", recipe}, {"skew", r.skew}, {"seed", r.seed},
+               {"steps", r.steps}, {"stories", r.stories}, {"parameters", training_->parameter_count()},
+               {"tokens_per_step", training_->tokens_per_step()}, {"shares", shares}}};
+}
+
+std::vector<Json> Session::training_step() {
+  std::vector<Json> events;
+  try {
+    const float loss = training_->step();
+    run_.loss_sum += loss, ++run_.loss_count, run_.last_loss = loss;
+    const double now = now_s(), elapsed = now - run_.started_s;
+    const int step = training_->steps_done(), steps = training_->steps();
+    if (now - run_.last_event_s >= 0.2 || step == 1 || training_->done()) {
+      const double per_step = elapsed / std::max(1, step);
+      events.push_back({{"event", "train_progress"}, {"step", step}, {"steps", steps},
+                        {"loss", run_.loss_sum / std::max(1, run_.loss_count)},
+                        {"tokens_per_s", double(training_->tokens_per_step()) / std::max(1e-9, per_step)},
+                        {"elapsed_s", elapsed}, {"seconds_left", per_step * (steps - step)}});
+      run_.last_event_s = now;
+      run_.loss_sum = 0, run_.loss_count = 0;
+    }
+    if (!training_->done()) return events;
+    // Finished: the model, its measured bias beside the data's skew, and (load) the switch.
+    const double skew = training_->recipe().skew;
+    auto model = std::make_unique<Model>(
+        load_model_from_bytes(training_->export_model(run_.last_loss, elapsed), "two-cities (retrained)"));
+    const train::BiasReport report = train::measure_pronoun_bias(*model, skew);
+    Json rows = Json::array();
+    const std::vector<train::Occupation>& occupations = train::two_cities_occupations();
+    for (size_t i = 0; i < report.rows.size(); ++i)
+      rows.push_back({{"occupation", report.rows[i].occupation},
+                      {"share", train::she_share_at(occupations[i], skew)},
+                      {"data_log_odds", report.rows[i].data_log_odds},
+                      {"bias", report.rows[i].bias}});
+    events.push_back({{"event", "trained"}, {"recipe", "two-cities"}, {"skew", skew},
+                      {"seed", training_->recipe().seed}, {"steps", training_->steps()},
+                      {"seconds", now_s() - run_.started_s}, {"loss", run_.last_loss},
+                      {"bias", {{"occupations", rows}, {"mean_bias", report.mean_bias},
+                                {"mean_abs_bias", report.mean_abs_bias}, {"aligned_bias", report.aligned_bias},
+                                {"rank_correlation", report.rank_correlation}}}});
+    training_.reset();
+    if (run_.load) {
+      model_ = std::move(model);
+      events.push_back({{"event", "loaded"}, {"card", model_card_json(*model_)}});
+    }
+  } catch (const Error& e) {
+    events.push_back(error_event("train", e.what()));
+    training_.reset();
+  } catch (const std::bad_alloc&) {
+    events.push_back(error_event("train", "out of memory"));
+    training_.reset();
+  }
+  return events;
+}
+
 std::vector<Json> Session::step() {
+  if (training_) return training_step();
   if (!generation_) return {};
   std::vector<Json> events;
   try {

@@ -13,7 +13,16 @@
 //                then {"event":"done", ids, text, stop_reason, tokens_per_s, ...}
 //   explain   {prompt, what?, target_token?, method?, contrast_token?, ...}
 //             -> {"event":"explain","result":{...}} (the CLI's JSON, docs/explain.md)
+//   train     {recipe: "two-cities", skew, seed?, steps?, stories?, load?}
+//             -> {"event":"train_start", steps, parameters, shares, ...}, then
+//                {"event":"train_progress", step, steps, loss, tokens_per_s, seconds_left}
+//                from step() (a training step per call, an event at most every 0.2 s),
+//                then {"event":"trained", bias: {...}, ...} with the model's pronoun bias per
+//                occupation beside the data's skew, and (load, default true) the trained
+//                model becomes the current one: {"event":"loaded","card":{...}}
 //   cancel                                   -> ends the running generation
+//                                               ({"event":"done"}) or training
+//                                               ({"event":"train_cancelled"})
 // Every failure is {"event":"error","op":...,"message":...}; the session stays usable
 // and keeps its previous model.
 #pragma once
@@ -27,6 +36,10 @@
 #include "model/model.h"
 #include "sampling/generate.h"
 
+namespace loupe::train {
+class TwoCitiesTraining;
+}
+
 namespace loupe {
 
 class Session {
@@ -35,19 +48,39 @@ class Session {
 
   // Handles one request; returns the events it produces at once.
   std::vector<Json> handle(const Json& request, std::vector<uint8_t> bytes = {});
-  // Advances a running generation by one token. Returns its events (empty when idle).
+  Session();
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Advances a running generation by one token, or a training by one optimizer step.
+  // Returns its events (empty when idle).
   std::vector<Json> step();
-  bool busy() const { return generation_ != nullptr; }
+  bool busy() const { return generation_ != nullptr || training_ != nullptr; }
+  bool training() const { return training_ != nullptr; }
   const Model* model() const { return model_.get(); }
 
  private:
   std::vector<Json> start_generation(const Json& request);
   Json token_event(const GeneratedToken& token) const;
   Json done_event() const;
+  std::vector<Json> start_training(const Json& request);
+  std::vector<Json> training_step();
+
+  // The running training and what its progress events need.
+  struct TrainingRun {
+    double started_s = 0, last_event_s = 0;  // steady-clock seconds
+    double loss_sum = 0;
+    int loss_count = 0;
+    float last_loss = 0;
+    bool load = true;
+  };
 
   std::unique_ptr<Model> model_;
   std::unique_ptr<Generation> generation_;
   int alternatives_ = 5;
+  std::unique_ptr<train::TwoCitiesTraining> training_;
+  TrainingRun run_;
 };
 
 // The settings of a "generate" request (absent fields keep llama.cpp's defaults).
