@@ -68,7 +68,13 @@ struct LogitLens {
   std::vector<int32_t> chosen_ids;  // (n) the model's final top guess at each position
   std::vector<float> chosen_probs;  // (slots, n) its probability in each slot
 };
+// The unembedding runs as one batched product of all rows with the model's own kernels
+// and the rows are scanned on the thread pool (explain/lens.cpp); the last slot is the
+// trace's logits. Results do not depend on the thread count.
 LogitLens logit_lens(const Model& model, const Trace& trace, int top_k);
+// The same, one slot at a time with each softmax in double: the plain version the tests
+// hold logit_lens to.
+LogitLens logit_lens_reference(const Model& model, const Trace& trace, int top_k);
 
 // --- attention summaries ------------------------------------------------------------------
 
