@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "gradients/layers.h"
 #include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
 #include "model/forward.h"
 
 namespace loupe::grad {
@@ -40,12 +41,15 @@ T* lgptr(Parameters<T>* g, int layer, std::vector<T> LayerParameters<T>::*field)
 template <class T>
 std::vector<T> dequantize(const TensorView& tensor) {
   if (tensor.empty()) return {};
-  std::vector<float> row(size_t(tensor.row_length()));
   std::vector<T> out(size_t(tensor.elements()));
-  for (int64_t r = 0; r < tensor.rows(); ++r) {
-    read_row(tensor, r, row.data());
-    std::copy(row.begin(), row.end(), out.begin() + r * tensor.row_length());
-  }
+  // Rows across the thread pool: a 124M-parameter model is ~100 MB of f32 to write.
+  thread_pool().parallel_for(tensor.rows(), [&](int64_t begin, int64_t end) {
+    std::vector<float> row(size_t(tensor.row_length()));
+    for (int64_t r = begin; r < end; ++r) {
+      read_row(tensor, r, row.data());
+      std::copy(row.begin(), row.end(), out.begin() + r * tensor.row_length());
+    }
+  }, /*grain=*/64);
   return out;
 }
 
