@@ -1,7 +1,8 @@
 // The fast explanation paths against their plain references: the row scan (exp, sums,
 // top k, rank) against double arithmetic, the batched logit lens against the slot-by-slot
-// lens, token statistics against the logits, and results that do not depend on the
-// thread count. Also the lens's token texts in the JSON.
+// lens, token statistics against the logits, and results (lens, statistics, gradient x
+// input, integrated gradients) that do not depend on the thread count. Also the lens's
+// token texts in the JSON.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -132,6 +133,29 @@ TEST(ExplainLens, ThreadCountChangesNothing) {
     EXPECT_EQ(stats1[i].entropy_bits, stats3[i].entropy_bits);
     ASSERT_EQ(stats1[i].top.size(), stats3[i].top.size());
     for (size_t k = 0; k < stats1[i].top.size(); ++k) EXPECT_EQ(stats1[i].top[k].id, stats3[i].top[k].id);
+  }
+}
+
+TEST(ExplainAttribution, ThreadCountChangesNothing) {
+  ThreadCount restore;
+  std::vector<test::TinyModelSpec> specs(2);
+  specs[0].n_heads = 4;
+  specs[0].n_kv_heads = 2;  // grouped heads: the backward adds the group's heads in order
+  specs[1].arch = Architecture::Gpt2;
+  specs[1].vocab = test::TinyVocab::Bytes;
+  for (const test::TinyModelSpec& spec : specs) {
+    const Model model = test::tiny_model(spec);
+    const std::vector<int32_t> ids = random_ids(model, 12, 6);
+    explain::AttributionRequest ig;
+    ig.method = explain::Method::IntegratedGradients;
+    ig.steps = 5;
+    set_thread_count(1);
+    const explain::Attribution g1 = explain::attribute(model, ids, {}), ig1 = explain::attribute(model, ids, ig);
+    set_thread_count(3);
+    const explain::Attribution g3 = explain::attribute(model, ids, {}), ig3 = explain::attribute(model, ids, ig);
+    EXPECT_EQ(g1.scores, g3.scores) << model.info.name;
+    EXPECT_EQ(g1.value, g3.value);
+    EXPECT_EQ(ig1.scores, ig3.scores) << model.info.name;
   }
 }
 
