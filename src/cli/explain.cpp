@@ -2,6 +2,7 @@
 // attributions of a prompt, written as JSON (docs/explain.md) or one CSV table per
 // section. The work is all in the engine (explain/explain_json.h); this file reads
 // options and writes files.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -133,13 +134,17 @@ void command_bench_explain(const BenchOptions& o) {
     const explain::LogitLens lens = explain::logit_lens(model, t, 5);
     lens_ms = std::min(lens_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
-    const explain::Attribution a = explain::attribute(model, ids, {}, &params);
+    explain::AttributionRequest request;  // as explain_json asks: the top guess, read from the trace
+    const float* last = t.logits.data() + size_t(n - 1) * model.config.vocab_size;
+    request.target = int32_t(std::max_element(last, last + model.config.vocab_size) - last);
+    const explain::Attribution a = explain::attribute(model, ids, request, &params);
     grad_ms = std::min(grad_ms, ms_since(t0));
   }
   const double explain_ms = trace_ms + stats_ms + lens_ms + grad_ms;
   explain::AttributionRequest ig;
   ig.method = explain::Method::IntegratedGradients;
   ig.steps = 4;
+  ig.target = 7;
   const double ig_ms = best_ms(1, [&] { explain::attribute(model, ids, ig, &params); });
 
   std::printf("plain forward, logits of the last position   %8.1f ms\n", forward_last_ms);

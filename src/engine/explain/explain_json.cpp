@@ -240,6 +240,14 @@ json explain_json(const ExplainRequest& r) {
   }
 
   if (wants(r, "attribution")) {
+    // The default target at the last position is the model's top guess there: the trace
+    // already has those logits (the same bits a pass over the text gives), so attribute()
+    // need not run the inference pass again to find it.
+    const int position = attribution.position < 0 ? n - 1 : attribution.position;
+    if (attribution.target < 0 && position == n - 1) {
+      const float* row = t.logits.data() + size_t(n - 1) * c.vocab_size;
+      attribution.target = int32_t(std::max_element(row, row + c.vocab_size) - row);
+    }
     const Attribution a = attribute(model, ids, attribution, r.params);
     json ja = {{"method", method_name(a.method)}, {"target_position", a.position}, {"target_id", a.target},
                {"target_text", token_text(tok, a.target)}, {"value", r6(a.value)}, {"scores", json::array()}};
