@@ -401,8 +401,8 @@ void model_forward(const Parameters<T>& p, const T* token_rows, int n, std::span
     selected.row(r) = ConstRowVectorMap<T>(a.lnf.data() + size_t(t) * dim, dim);
   }
   a.logits.resize(size_t(rows) * c.vocab_size);
-  MatrixMap<T>(a.logits.data(), rows, c.vocab_size).noalias() =
-      selected * ConstMatrixMap<T>(p.unembedding().data(), c.vocab_size, dim).transpose();
+  matmul_forward(a.logits.data(), selected.data(), p.unembedding().data(), static_cast<const T*>(nullptr), rows, dim,
+                 c.vocab_size);
 }
 
 // ============================================================================================
@@ -423,19 +423,14 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
   const int rows = int(a.logit_rows.size());
   std::vector<T> dx(size_t(n) * dim, T(0)), dln(size_t(n) * dim, T(0));
   {
-    ConstMatrixMap<T> dl(dlogits, rows, c.vocab_size);
-    ConstMatrixMap<T> u(p.unembedding().data(), c.vocab_size, dim);
-    RowMatrix<T> dselected = dl * u;
-    RowMatrix<T> selected(rows, dim);
-    for (int r = 0; r < rows; ++r) {
-      const int t = a.logit_rows[size_t(r)];
-      selected.row(r) = ConstRowVectorMap<T>(a.lnf.data() + size_t(t) * dim, dim);
-      RowVectorMap<T>(dln.data() + size_t(t) * dim, dim) += dselected.row(r);
-    }
-    if (g) {
-      std::vector<T>& du = g->output.empty() ? g->token_embedding : g->output;
-      MatrixMap<T>(du.data(), c.vocab_size, dim).noalias() += dl.transpose() * selected;
-    }
+    RowMatrix<T> selected(rows, dim), dselected = RowMatrix<T>::Zero(rows, dim);
+    for (int r = 0; r < rows; ++r)
+      selected.row(r) = ConstRowVectorMap<T>(a.lnf.data() + size_t(a.logit_rows[size_t(r)]) * dim, dim);
+    T* du = g ? (g->output.empty() ? g->token_embedding : g->output).data() : nullptr;
+    matmul_backward(dselected.data(), du, static_cast<T*>(nullptr), dlogits, selected.data(), p.unembedding().data(), rows,
+                    dim, c.vocab_size);
+    for (int r = 0; r < rows; ++r)
+      RowVectorMap<T>(dln.data() + size_t(a.logit_rows[size_t(r)]) * dim, dim) += dselected.row(r);
   }
   if (gpt2)
     layernorm_backward_rows(dx.data(), gptr(g, &Parameters<T>::output_norm), gptr(g, &Parameters<T>::output_norm_bias),

@@ -23,6 +23,10 @@ namespace {
 constexpr int kSpinsBeforeSleep = 20000;
 constexpr int kSpinsBeforeYield = 2000;
 constexpr int kChunksPerThread = 4;
+// True on a thread that works on a job of any pool: a loop nested inside a job runs
+// inline, so two jobs never share one pool (the trainer's shards each call the engine's
+// pool through the matrix products) and a pool never waits on itself.
+thread_local bool t_in_job = false;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -62,11 +66,11 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   if (n <= 0) return;
   const int64_t chunks = std::min<int64_t>({int64_t(n_threads_) * kChunksPerThread, int64_t(1) << 30,
                                             std::max<int64_t>(1, n / std::max<int64_t>(1, grain))});
-  if (chunks <= 1 || n_threads_ == 1 || busy_) {
+  if (chunks <= 1 || n_threads_ == 1 || t_in_job) {
     fn(0, n);
     return;
   }
-  busy_ = true;
+  t_in_job = true;
   const uint64_t job = job_number_.load(std::memory_order_relaxed) + 1;
   job_fn_ = &fn;
   job_size_ = n;
@@ -89,10 +93,11 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
       std::this_thread::yield();
     }
   }
-  busy_ = false;
+  t_in_job = false;
 }
 
 void ThreadPool::worker_loop() {
+  t_in_job = true;  // a worker runs nothing but jobs
   uint64_t seen = 0;
   for (;;) {
     uint64_t now = job_number_.load(std::memory_order_acquire);

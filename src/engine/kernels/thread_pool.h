@@ -2,7 +2,8 @@
 // and wait between jobs, so a generated token costs no thread creation. Between jobs a
 // worker spins briefly (a token's ~250 matrix products follow each other within
 // microseconds) and then sleeps on a condition variable, so an idle pool costs nothing.
-// With one thread (and in the single-thread web build) `parallel_for` runs inline.
+// With one thread (and in the single-thread web build) `parallel_for` runs inline, as
+// does a loop nested in any pool's job.
 //
 // A job is cut into a few chunks per thread, which threads claim as they come (so a
 // worker the OS has not scheduled yet delays nothing: the others take its chunks). The
@@ -50,7 +51,6 @@ class ThreadPool {
   std::atomic<int64_t> done_chunks_{0};
   std::atomic<int> sleepers_{0};          // workers waiting on `wake_`
   std::atomic<bool> stopping_{false};
-  bool busy_ = false;                      // a job runs: nested parallel_for runs inline
 };
 
 // The engine's shared pool. set_thread_count() replaces it (not while a forward pass runs).
