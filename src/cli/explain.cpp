@@ -4,6 +4,7 @@
 // options and writes files.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -102,6 +103,7 @@ double best_ms(int repeats, F&& f) {
 }
 
 void command_bench_explain(const BenchOptions& o) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as it is measured, also into a file
   set_thread_count(o.threads > 0 ? o.threads : default_thread_count());
   Model model = load_model(o.model_path);
   const int n = std::min(o.tokens, model.config.context_length);
@@ -111,20 +113,26 @@ void command_bench_explain(const BenchOptions& o) {
   std::printf("model %s: %d layers, dim %d, vocab %d; %d tokens, %d threads, best of %d\n", model.info.name.c_str(),
               model.config.n_layers, model.config.dim, model.config.vocab_size, n, thread_pool().size(), o.repeats);
 
-  const double forward_last_ms = best_ms(o.repeats, [&] {
-    InferenceState state = make_state(model, n);
-    forward(model, state, ids);
-  });
-  const double forward_ms = best_ms(o.repeats, [&] {
-    InferenceState state = make_state(model, n);
-    forward(model, state, ids, /*all_logits=*/true);
-  });
   auto start = std::chrono::steady_clock::now();
   const grad::Parameters<float> params = grad::parameters_from_model<float>(model);
   const double params_ms = ms_since(start);
-  double trace_ms = 1e300, stats_ms = 1e300, lens_ms = 1e300, grad_ms = 1e300;
-  for (int i = 0; i < o.repeats; ++i) {  // each step's best
+  // Every step once per round, the forward passes among them, each step's best over the
+  // rounds: on a busy machine a ratio of two numbers measured minutes apart means little.
+  double forward_last_ms = 1e300, forward_ms = 1e300, trace_ms = 1e300, stats_ms = 1e300, lens_ms = 1e300, grad_ms = 1e300;
+  for (int i = 0; i < o.repeats; ++i) {
     auto t0 = std::chrono::steady_clock::now();
+    {
+      InferenceState state = make_state(model, n);
+      forward(model, state, ids);
+    }
+    forward_last_ms = std::min(forward_last_ms, ms_since(t0));
+    t0 = std::chrono::steady_clock::now();
+    {
+      InferenceState state = make_state(model, n);
+      forward(model, state, ids, /*all_logits=*/true);
+    }
+    forward_ms = std::min(forward_ms, ms_since(t0));
+    t0 = std::chrono::steady_clock::now();
     const explain::Trace t = explain::trace(model, ids);
     trace_ms = std::min(trace_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
