@@ -5,8 +5,8 @@
 #include "explain/row_scan.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
+#include <cstring>
 
 namespace loupe::explain {
 
@@ -21,6 +21,18 @@ constexpr int kLanes = 16;
 #else
 #define LOUPE_ROW_CLONES
 #endif
+
+// The bits of a float as an int and back (std::bit_cast is missing from the web build's library).
+inline int32_t float_bits(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, sizeof i);
+  return i;
+}
+inline float bits_float(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, sizeof f);
+  return f;
+}
 
 // exp(x) for x <= 0: x = n·ln2 + r with |r| <= ln2/2, e^r by its Taylor series to r^7
 // (truncation error < 6e-9 relative), 2^n put into the exponent bits. Below −87 the
@@ -40,8 +52,8 @@ inline float exp_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(shifter);
-  return p * std::bit_cast<float>((ni + 127) << 23);
+  const int32_t ni = float_bits(t) - float_bits(shifter);
+  return p * bits_float((ni + 127) << 23);
 }
 
 LOUPE_ROW_CLONES float row_max(const float* x, int n) {
