@@ -28,46 +28,57 @@ namespace {
 // few dozen times, few enough that the logits (rows x vocab floats) stay modest.
 constexpr int kChunkRows = 256;
 
-// Top k and the chosen token's probability of `rows` rows of logits, into lens slots
-// starting at flat row `first` (= slot * n + position).
-void scan_rows(LogitLens& lens, const float* logits, int vocab, int64_t first, int rows) {
-  const int n = lens.n, k = lens.k;
+// Top k and the chosen token's probability of `rows` rows of logits (`row(r)` points at
+// row r), into lens rows starting at flat row `first` (= slot * positions + i).
+template <class RowOf>
+void scan_rows(LogitLens& lens, int vocab, int64_t first, int rows, const RowOf& row_of) {
+  const int covered = lens.n, k = lens.k;
   thread_pool().parallel_for(rows, [&](int64_t begin, int64_t end) {
     RowScan scan;
     for (int64_t r = begin; r < end; ++r) {
-      const float* row = logits + size_t(r) * vocab;
+      const float* row = row_of(r);
       scan_row(row, vocab, k, /*entropy=*/false, scan);
       const int64_t flat = first + r;
-      const int pos = int(flat % n);
-      for (int i = 0; i < k; ++i) {
-        const size_t at = size_t(flat) * k + i;
-        lens.top_ids[at] = scan.top[size_t(i)].id;
-        lens.top_probs[at] = float(row_prob(scan, scan.top[size_t(i)].logit));
+      const int i = int(flat % covered);
+      for (int j = 0; j < k; ++j) {
+        const size_t at = size_t(flat) * k + j;
+        lens.top_ids[at] = scan.top[size_t(j)].id;
+        lens.top_probs[at] = float(row_prob(scan, scan.top[size_t(j)].logit));
       }
-      lens.chosen_probs[size_t(flat)] = float(row_prob(scan, row[lens.chosen_ids[size_t(pos)]]));
+      lens.chosen_probs[size_t(flat)] = float(row_prob(scan, row[lens.chosen_ids[size_t(i)]]));
     }
   }, /*grain=*/4);
 }
 
 }  // namespace
 
-LogitLens logit_lens(const Model& model, const Trace& t, int top_k) {
+LogitLens logit_lens(const Model& model, const Trace& t, int top_k, std::span<const int> positions) {
   const ModelConfig& c = model.config;
   const int n = t.n, dim = c.dim, vocab = c.vocab_size;
   if (t.capture.residual_stream.size() != size_t(c.n_layers + 1) * n * dim)
     fail("logit_lens: the trace has no residual stream");
   if (t.logits.size() != size_t(n) * vocab) fail("logit_lens: the trace has no logits for every position");
   LogitLens lens;
+  if (positions.empty()) {
+    for (int pos = 0; pos < n; ++pos) lens.positions.push_back(pos);
+  } else {
+    for (int pos : positions) {
+      if (pos < 0 || pos >= n)
+        fail("lens position " + std::to_string(pos) + " is outside the text (positions 0.." + std::to_string(n - 1) + ")");
+      lens.positions.push_back(pos);
+    }
+  }
+  const int covered = int(lens.positions.size());
   lens.slots = c.n_layers + 1;
-  lens.n = n;
+  lens.n = covered;
   lens.k = std::clamp(top_k, 1, vocab);
-  lens.top_ids.resize(size_t(lens.slots) * n * lens.k);
+  lens.top_ids.resize(size_t(lens.slots) * covered * lens.k);
   lens.top_probs.resize(lens.top_ids.size());
-  lens.chosen_probs.resize(size_t(lens.slots) * n);
-  lens.chosen_ids.resize(size_t(n));
-  for (int pos = 0; pos < n; ++pos) {
-    const float* row = t.logits.data() + size_t(pos) * vocab;
-    lens.chosen_ids[size_t(pos)] = int32_t(std::max_element(row, row + vocab) - row);
+  lens.chosen_probs.resize(size_t(lens.slots) * covered);
+  lens.chosen_ids.resize(size_t(covered));
+  for (int i = 0; i < covered; ++i) {
+    const float* row = t.logits.data() + size_t(lens.positions[size_t(i)]) * vocab;
+    lens.chosen_ids[size_t(i)] = int32_t(std::max_element(row, row + vocab) - row);
   }
 
   // Slots 0 .. layers−1: the final norm of every row (the forward pass's function), then
@@ -75,11 +86,12 @@ LogitLens logit_lens(const Model& model, const Trace& t, int top_k) {
   std::vector<float> weight_scratch, bias_scratch;
   const float* norm_w = f32_data(model.weights.output_norm, weight_scratch);
   const float* norm_b = model.weights.output_norm_bias.empty() ? nullptr : f32_data(model.weights.output_norm_bias, bias_scratch);
-  const int64_t inner_rows = int64_t(c.n_layers) * n;
+  const int64_t inner_rows = int64_t(c.n_layers) * covered;
   std::vector<float> normed(size_t(inner_rows) * dim);
   thread_pool().parallel_for(inner_rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const float* x = t.capture.residual_stream.data() + size_t(r) * dim;
+      const int64_t slot = r / covered, pos = lens.positions[size_t(r % covered)];
+      const float* x = t.capture.residual_stream.data() + (size_t(slot) * n + size_t(pos)) * dim;
       if (c.arch == Architecture::Gpt2)
         layernorm(normed.data() + size_t(r) * dim, x, norm_w, norm_b, dim, c.norm_eps);
       else
@@ -90,10 +102,11 @@ LogitLens logit_lens(const Model& model, const Trace& t, int top_k) {
   for (int64_t first = 0; first < inner_rows; first += kChunkRows) {
     const int rows = int(std::min<int64_t>(kChunkRows, inner_rows - first));
     matmul(model.weights.output, normed.data() + size_t(first) * dim, rows, logits.data());
-    scan_rows(lens, logits.data(), vocab, first, rows);
+    scan_rows(lens, vocab, first, rows, [&](int64_t r) { return logits.data() + size_t(r) * vocab; });
   }
   // The last slot: the model's own logits.
-  scan_rows(lens, t.logits.data(), vocab, inner_rows, n);
+  scan_rows(lens, vocab, inner_rows, covered,
+            [&](int64_t r) { return t.logits.data() + size_t(lens.positions[size_t(r)]) * vocab; });
   return lens;
 }
 

@@ -114,6 +114,7 @@ LogitLens logit_lens_reference(const Model& model, const Trace& t, int top_k) {
   lens.top_probs.resize(lens.top_ids.size());
   lens.chosen_probs.resize(size_t(lens.slots) * n);
   lens.chosen_ids.resize(size_t(n));
+  for (int pos = 0; pos < n; ++pos) lens.positions.push_back(pos);
   for (int pos = 0; pos < n; ++pos) {
     const float* row = t.logits.data() + size_t(pos) * vocab;
     lens.chosen_ids[size_t(pos)] = int32_t(std::max_element(row, row + vocab) - row);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/error.h"
 #include "explain/explain.h"
 #include "explain/explain_json.h"
 #include "explain/row_scan.h"
@@ -110,6 +111,44 @@ TEST(ExplainLens, BatchedEqualsSlotBySlotReferenceOnReferenceModels) {
     const explain::Trace t = explain::trace(model, prompt_tokens(model, "Once upon a time there was a little", false, -1));
     expect_same_lens(explain::logit_lens(model, t, 5), explain::logit_lens_reference(model, t, 5), 1e-6, path);
   }
+}
+
+TEST(ExplainLens, ChosenPositionsAreTheFullLensRows) {
+  test::TinyModelSpec spec;
+  spec.arch = Architecture::Gpt2;
+  spec.vocab = test::TinyVocab::Bytes;
+  for (const Model& model : {test::tiny_model({}), test::tiny_model(spec)}) {
+    const explain::Trace t = explain::trace(model, random_ids(model, 9, 8));
+    const explain::LogitLens full = explain::logit_lens(model, t, 3);
+    const std::vector<int> positions = {8, 0, 5};
+    const explain::LogitLens part = explain::logit_lens(model, t, 3, positions);
+    ASSERT_EQ(part.n, 3);
+    EXPECT_EQ(part.positions, positions);
+    for (int s = 0; s < full.slots; ++s)
+      for (int i = 0; i < part.n; ++i) {
+        const int pos = positions[size_t(i)];
+        EXPECT_EQ(part.chosen_ids[size_t(i)], full.chosen_ids[size_t(pos)]);
+        EXPECT_EQ(part.chosen_probs[size_t(s) * part.n + i], full.chosen_probs[size_t(s) * full.n + pos]);
+        for (int k = 0; k < 3; ++k) {
+          EXPECT_EQ(part.top_ids[(size_t(s) * part.n + i) * 3 + k], full.top_ids[(size_t(s) * full.n + pos) * 3 + k]);
+          EXPECT_EQ(part.top_probs[(size_t(s) * part.n + i) * 3 + k], full.top_probs[(size_t(s) * full.n + pos) * 3 + k]);
+        }
+      }
+    const std::vector<int> outside = {9};
+    EXPECT_THROW(explain::logit_lens(model, t, 3, outside), Error);
+  }
+  const Model model = test::tiny_model({});
+  explain::ExplainRequest r;
+  r.model = &model;
+  r.prompt = "abcab";
+  r.what = {"lens"};
+  r.lens_positions = {6, 2};
+  const nlohmann::json j = explain::explain_json(r);
+  EXPECT_EQ(j["lens"]["positions"], nlohmann::json::array({6, 2}));
+  EXPECT_EQ(j["lens"]["top_ids"][0].size(), 2u);
+  EXPECT_EQ(j["lens"]["chosen"].size(), 2u);
+  r.lens_positions = {7};
+  EXPECT_THROW(explain::explain_json(r), Error);
 }
 
 TEST(ExplainLens, ThreadCountChangesNothing) {
