@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "explain/explain.h"
 #include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
 
 namespace loupe::explain {
 
@@ -72,8 +73,10 @@ std::vector<float> attention_value_weighted(const Model& model, const Trace& t) 
   std::vector<float> norms(size_t(c.n_heads) * n);                // (head, key) ‖W_O^h v_key^h‖
   for (int l = 0; l < c.n_layers; ++l) {
     for (int r = 0; r < dim; ++r) read_row(model.weights.layers[size_t(l)].wo, r, wo.data() + size_t(r) * q_dim);
-    for (int h = 0; h < c.n_heads; ++h)
-      for (int key = 0; key < n; ++key) {
+    // One (head, key) per item on the thread pool: each norm is one thread's sum.
+    thread_pool().parallel_for(int64_t(c.n_heads) * n, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int h = int(item / n), key = int(item % n);
         const float* v = t.values.data() + (size_t(l) * n + key) * kv_dim + size_t(h / group) * hd;
         double sq = 0;
         for (int r = 0; r < dim; ++r) {
@@ -82,8 +85,9 @@ std::vector<float> attention_value_weighted(const Model& model, const Trace& t) 
           for (int i = 0; i < hd; ++i) y += double(w[i]) * v[i];
           sq += y * y;
         }
-        norms[size_t(h) * n + key] = float(std::sqrt(sq));
+        norms[size_t(item)] = float(std::sqrt(sq));
       }
+    }, /*grain=*/8);
     for (int h = 0; h < c.n_heads; ++h) {
       const float* a = t.capture.attention.data() + (size_t(l) * c.n_heads + h) * nn;
       float* o = out.data() + (size_t(l) * c.n_heads + h) * nn;

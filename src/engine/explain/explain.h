@@ -62,13 +62,23 @@ std::vector<TokenProb> top_k_probs(const float* logits, int vocab, int k);
 // Each slot of the residual stream (0: the embeddings, l + 1: after block l) sent through
 // the final norm and the unembedding. The last slot is the model's own output.
 struct LogitLens {
-  int slots = 0, n = 0, k = 0;
+  int slots = 0, n = 0, k = 0;      // n: positions covered (all of the text unless asked)
+  std::vector<int> positions;       // (n) which positions of the text, in the order asked
   std::vector<int32_t> top_ids;     // (slots, n, k)
   std::vector<float> top_probs;     // (slots, n, k)
   std::vector<int32_t> chosen_ids;  // (n) the model's final top guess at each position
   std::vector<float> chosen_probs;  // (slots, n) its probability in each slot
 };
-LogitLens logit_lens(const Model& model, const Trace& trace, int top_k);
+// The unembedding runs as one batched product of all rows with the model's own kernels
+// and the rows are scanned on the thread pool (explain/lens.cpp); the last slot is the
+// trace's logits. Results do not depend on the thread count. `positions` (empty: all)
+// restricts it to those positions: the full grid of a 128-token text on a 32000-token
+// vocabulary costs several forward passes (docs/explain.md, "Cost"), one position's
+// column 1/128 of that. Throws loupe::Error for a position outside the text.
+LogitLens logit_lens(const Model& model, const Trace& trace, int top_k, std::span<const int> positions = {});
+// The same, one slot at a time with each softmax in double: the plain version the tests
+// hold logit_lens to.
+LogitLens logit_lens_reference(const Model& model, const Trace& trace, int top_k);
 
 // --- attention summaries ------------------------------------------------------------------
 

@@ -195,29 +195,33 @@ json explain_json(const ExplainRequest& r) {
   }
 
   if (wants(r, "lens")) {
-    const LogitLens lens = logit_lens(model, t, r.top_k);
-    json ids_j = json::array(), probs_j = json::array(), chosen_probs = json::array();
+    const LogitLens lens = logit_lens(model, t, r.top_k, r.lens_positions);
+    json ids_j = json::array(), texts_j = json::array(), probs_j = json::array(), chosen_probs = json::array();
     for (int s = 0; s < lens.slots; ++s) {
-      json li = json::array(), lp = json::array(), cp = json::array();
-      for (int pos = 0; pos < n; ++pos) {
-        json ki = json::array(), kp = json::array();
+      json li = json::array(), lt = json::array(), lp = json::array(), cp = json::array();
+      for (int pos = 0; pos < lens.n; ++pos) {
+        json ki = json::array(), kt = json::array(), kp = json::array();
         for (int k = 0; k < lens.k; ++k) {
-          const size_t at = (size_t(s) * n + pos) * lens.k + k;
+          const size_t at = (size_t(s) * lens.n + pos) * lens.k + k;
           ki.push_back(lens.top_ids[at]);
+          kt.push_back(token_text(tok, lens.top_ids[at]));
           kp.push_back(r6(lens.top_probs[at]));
         }
         li.push_back(std::move(ki));
+        lt.push_back(std::move(kt));
         lp.push_back(std::move(kp));
-        cp.push_back(r6(lens.chosen_probs[size_t(s) * n + pos]));
+        cp.push_back(r6(lens.chosen_probs[size_t(s) * lens.n + pos]));
       }
       ids_j.push_back(std::move(li));
+      texts_j.push_back(std::move(lt));
       probs_j.push_back(std::move(lp));
       chosen_probs.push_back(std::move(cp));
     }
     json chosen = json::array();
     for (int32_t id : lens.chosen_ids) chosen.push_back(token_json(tok, id));
-    out["lens"] = {{"layers", lens.slots}, {"top_ids", std::move(ids_j)}, {"top_probs", std::move(probs_j)},
-                   {"chosen", std::move(chosen)}, {"chosen_probs", std::move(chosen_probs)}};
+    out["lens"] = {{"layers", lens.slots}, {"top_ids", std::move(ids_j)}, {"top_texts", std::move(texts_j)},
+                   {"top_probs", std::move(probs_j)}, {"chosen", std::move(chosen)}, {"chosen_probs", std::move(chosen_probs)}};
+    if (!r.lens_positions.empty()) out["lens"]["positions"] = lens.positions;  // [position] indexes these
   }
 
   if (wants(r, "heads")) {
@@ -237,6 +241,14 @@ json explain_json(const ExplainRequest& r) {
   }
 
   if (wants(r, "attribution")) {
+    // The default target at the last position is the model's top guess there: the trace
+    // already has those logits (the same bits a pass over the text gives), so attribute()
+    // need not run the inference pass again to find it.
+    const int position = attribution.position < 0 ? n - 1 : attribution.position;
+    if (attribution.target < 0 && position == n - 1) {
+      const float* row = t.logits.data() + size_t(n - 1) * c.vocab_size;
+      attribution.target = int32_t(std::max_element(row, row + c.vocab_size) - row);
+    }
     const Attribution a = attribute(model, ids, attribution, r.params);
     json ja = {{"method", method_name(a.method)}, {"target_position", a.position}, {"target_id", a.target},
                {"target_text", token_text(tok, a.target)}, {"value", r6(a.value)}, {"scores", json::array()}};
@@ -330,13 +342,15 @@ std::vector<std::pair<std::string, std::string>> explain_csv_tables(const json& 
     tables.emplace_back("stats", s);
   }
   if (j.contains("lens")) {  // one row per (layer slot, position, rank)
-    std::string s = "layer,position,rank,id,prob,chosen_id,chosen_prob\n";
+    std::string s = "layer,position,rank,id,prob,chosen_id,chosen_prob,text\n";
     const json& lens = j["lens"];
+    const bool texts = lens.contains("top_texts"), subset = lens.contains("positions");
     for (size_t l = 0; l < lens["top_ids"].size(); ++l)
       for (size_t p = 0; p < lens["top_ids"][l].size(); ++p)
         for (size_t k = 0; k < lens["top_ids"][l][p].size(); ++k)
-          s += std::to_string(l) + "," + std::to_string(p) + "," + std::to_string(k + 1) + "," + num(lens["top_ids"][l][p][k]) +
-               "," + num(lens["top_probs"][l][p][k]) + "," + num(lens["chosen"][p]["id"]) + "," + num(lens["chosen_probs"][l][p]) + "\n";
+          s += std::to_string(l) + "," + (subset ? num(lens["positions"][p]) : std::to_string(p)) + "," + std::to_string(k + 1) + "," + num(lens["top_ids"][l][p][k]) +
+               "," + num(lens["top_probs"][l][p][k]) + "," + num(lens["chosen"][p]["id"]) + "," + num(lens["chosen_probs"][l][p]) +
+               "," + (texts ? csv_text(lens["top_texts"][l][p][k].get<std::string>()) : std::string("\"\"")) + "\n";
     tables.emplace_back("lens", s);
   }
   if (j.contains("heads")) {

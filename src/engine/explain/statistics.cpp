@@ -1,13 +1,15 @@
 // The traced forward pass, token statistics (probability, rank, surprisal, entropy, GLTR
-// buckets) and the logit lens.
+// buckets), and the plain reference logit lens (the fast one is explain/lens.cpp).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "core/error.h"
 #include "explain/explain.h"
+#include "explain/row_scan.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/thread_pool.h"
 
 namespace loupe::explain {
 
@@ -70,33 +72,36 @@ std::vector<TokenStat> token_statistics(std::span<const float> logits, int vocab
                                         int top_k) {
   const int n = int(tokens.size());
   if (logits.size() < size_t(n) * vocab) fail("token_statistics: the logits do not cover every position");
-  std::vector<TokenStat> stats;
-  std::vector<double> probs;
-  for (int pos = 1; pos < n; ++pos) {
-    softmax_row(logits.data() + size_t(pos - 1) * vocab, vocab, probs);
-    TokenStat s;
-    s.position = pos;
-    s.id = tokens[size_t(pos)];
-    const double p = probs[size_t(s.id)];
-    s.prob = float(p);
-    // Rank: 1 + the tokens strictly more likely (ties with lower ids count as ahead, as in top).
-    int ahead = 0;
-    double entropy = 0;
-    for (int i = 0; i < vocab; ++i) {
-      const double q = probs[size_t(i)];
-      ahead += q > p || (q == p && i < s.id);
-      if (q > 0) entropy -= q * std::log2(q);
+  for (int32_t id : tokens)
+    if (id < 0 || id >= vocab) fail("token_statistics: token id " + std::to_string(id) + " is outside the vocabulary");
+  std::vector<TokenStat> stats(size_t(std::max(0, n - 1)));
+  // One scan per row (explain/row_scan.h), rows across the thread pool. With S = Σ e^(l−max):
+  // log p = (l − max) − log S, and entropy = log S − Σ e^(l−max)·(l−max) / S (nats).
+  thread_pool().parallel_for(n - 1, [&](int64_t begin, int64_t end) {
+    RowScan scan;
+    for (int64_t i = begin; i < end; ++i) {
+      const int pos = int(i) + 1;
+      const float* row = logits.data() + size_t(pos - 1) * vocab;
+      scan_row(row, vocab, top_k, /*entropy=*/true, scan);
+      TokenStat& s = stats[size_t(i)];
+      s.position = pos;
+      s.id = tokens[size_t(pos)];
+      const double log_sum = std::log(scan.sum_exp);
+      const double log_p = (double(row[s.id]) - scan.max_logit) - log_sum;
+      s.prob = float(std::exp(log_p));
+      // Rank: 1 + the tokens strictly more likely (ties with lower ids count as ahead, as in top).
+      s.rank = count_ahead(row, vocab, row[s.id], s.id) + 1;
+      s.surprisal_bits = float(-log_p / std::log(2.0));
+      s.entropy_bits = float(std::max(0.0, log_sum - scan.sum_exp_shifted / scan.sum_exp) / std::log(2.0));
+      s.top.clear();
+      for (const TokenLogit& t : scan.top) s.top.push_back({t.id, float(row_prob(scan, t.logit))});
     }
-    s.rank = ahead + 1;
-    s.surprisal_bits = float(p > 0 ? -std::log2(p) : INFINITY);
-    s.entropy_bits = float(entropy);
-    s.top = top_of(probs, top_k);
-    stats.push_back(std::move(s));
-  }
+  }, /*grain=*/4);
   return stats;
 }
 
-LogitLens logit_lens(const Model& model, const Trace& t, int top_k) {
+// The plain logit lens, one slot at a time: what the tests hold explain/lens.cpp to.
+LogitLens logit_lens_reference(const Model& model, const Trace& t, int top_k) {
   const ModelConfig& c = model.config;
   const int n = t.n, dim = c.dim, vocab = c.vocab_size;
   if (t.capture.residual_stream.size() != size_t(c.n_layers + 1) * n * dim)
@@ -109,13 +114,14 @@ LogitLens logit_lens(const Model& model, const Trace& t, int top_k) {
   lens.top_probs.resize(lens.top_ids.size());
   lens.chosen_probs.resize(size_t(lens.slots) * n);
   lens.chosen_ids.resize(size_t(n));
+  for (int pos = 0; pos < n; ++pos) lens.positions.push_back(pos);
   for (int pos = 0; pos < n; ++pos) {
     const float* row = t.logits.data() + size_t(pos) * vocab;
     lens.chosen_ids[size_t(pos)] = int32_t(std::max_element(row, row + vocab) - row);
   }
 
-  // The same steps as the end of the forward pass (same functions, all rows at once), so
-  // the last slot reproduces the model's logits exactly.
+  // The same steps as the end of the forward pass, slot by slot, each row's softmax in
+  // double over the whole vocabulary.
   std::vector<float> weight_scratch, bias_scratch, normed(size_t(n) * dim), logits(size_t(n) * vocab);
   const float* norm_w = f32_data(model.weights.output_norm, weight_scratch);
   const float* norm_b = model.weights.output_norm_bias.empty() ? nullptr : f32_data(model.weights.output_norm_bias, bias_scratch);

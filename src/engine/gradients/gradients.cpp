@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "gradients/layers.h"
 #include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
 #include "model/forward.h"
 
 namespace loupe::grad {
@@ -40,12 +41,15 @@ T* lgptr(Parameters<T>* g, int layer, std::vector<T> LayerParameters<T>::*field)
 template <class T>
 std::vector<T> dequantize(const TensorView& tensor) {
   if (tensor.empty()) return {};
-  std::vector<float> row(size_t(tensor.row_length()));
   std::vector<T> out(size_t(tensor.elements()));
-  for (int64_t r = 0; r < tensor.rows(); ++r) {
-    read_row(tensor, r, row.data());
-    std::copy(row.begin(), row.end(), out.begin() + r * tensor.row_length());
-  }
+  // Rows across the thread pool: a 124M-parameter model is ~100 MB of f32 to write.
+  thread_pool().parallel_for(tensor.rows(), [&](int64_t begin, int64_t end) {
+    std::vector<float> row(size_t(tensor.row_length()));
+    for (int64_t r = begin; r < end; ++r) {
+      read_row(tensor, r, row.data());
+      std::copy(row.begin(), row.end(), out.begin() + r * tensor.row_length());
+    }
+  }, /*grain=*/64);
   return out;
 }
 
@@ -53,6 +57,122 @@ template <class T>
 void resize(std::vector<T>& v, size_t n) { v.assign(n, T(0)); }
 
 bool is_gpt2(const ModelConfig& c) { return c.arch == Architecture::Gpt2; }
+
+// --- the pass's non-matrix steps on the thread pool ------------------------------------------
+// Each output element is computed by exactly one job with layers.h's function, so results do
+// not depend on the thread count. (The matrix products parallelize inside matmul_forward.)
+
+// fn(begin, end) over [0, count) in chunks of at least `grain`.
+template <class F>
+void parallel_range(int64_t count, int64_t grain, F&& fn) {
+  thread_pool().parallel_for(count, [&](int64_t begin, int64_t end) { fn(begin, end); }, grain);
+}
+
+// Causal attention one query head per job: the head's q, k and v columns are packed into
+// (n, head_dim) rows and layers.h's attention_forward runs on that single head.
+template <class T>
+void attention_forward_heads(T* out, T* probs, const T* q, const T* k, const T* v, int n, int n_heads, int n_kv_heads,
+                             int hd) {
+  const int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd, group = n_heads / n_kv_heads;
+  parallel_range(n_heads, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<T> qh(size_t(n) * hd), kh(size_t(n) * hd), vh(size_t(n) * hd), oh(size_t(n) * hd);
+    for (int64_t h = h0; h < h1; ++h) {
+      const int kvh = int(h) / group;
+      for (int t = 0; t < n; ++t) {
+        std::copy_n(q + size_t(t) * q_dim + size_t(h) * hd, hd, qh.begin() + size_t(t) * hd);
+        std::copy_n(k + size_t(t) * kv_dim + size_t(kvh) * hd, hd, kh.begin() + size_t(t) * hd);
+        std::copy_n(v + size_t(t) * kv_dim + size_t(kvh) * hd, hd, vh.begin() + size_t(t) * hd);
+      }
+      attention_forward(oh.data(), probs + size_t(h) * n * n, qh.data(), kh.data(), vh.data(), n, 1, 1, hd);
+      for (int t = 0; t < n; ++t) std::copy_n(oh.begin() + size_t(t) * hd, hd, out + size_t(t) * q_dim + size_t(h) * hd);
+    }
+  });
+}
+
+// Its backward, one query head per job into the head's own dk and dv; the heads of a kv
+// group are then added in head order (the same sums for any thread count).
+template <class T>
+void attention_backward_heads(T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k, const T* v,
+                              int n, int n_heads, int n_kv_heads, int hd) {
+  const int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd, group = n_heads / n_kv_heads;
+  const size_t head_size = size_t(n) * hd;
+  std::vector<T> dk_heads(size_t(n_heads) * head_size, T(0)), dv_heads(size_t(n_heads) * head_size, T(0));
+  parallel_range(n_heads, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<T> qh(head_size), kh(head_size), vh(head_size), doh(head_size), dqh(head_size);
+    for (int64_t h = h0; h < h1; ++h) {
+      const int kvh = int(h) / group;
+      for (int t = 0; t < n; ++t) {
+        std::copy_n(q + size_t(t) * q_dim + size_t(h) * hd, hd, qh.begin() + size_t(t) * hd);
+        std::copy_n(k + size_t(t) * kv_dim + size_t(kvh) * hd, hd, kh.begin() + size_t(t) * hd);
+        std::copy_n(v + size_t(t) * kv_dim + size_t(kvh) * hd, hd, vh.begin() + size_t(t) * hd);
+        std::copy_n(dout + size_t(t) * q_dim + size_t(h) * hd, hd, doh.begin() + size_t(t) * hd);
+      }
+      std::fill(dqh.begin(), dqh.end(), T(0));
+      attention_backward(dqh.data(), dk_heads.data() + size_t(h) * head_size, dv_heads.data() + size_t(h) * head_size,
+                         doh.data(), probs + size_t(h) * n * n, qh.data(), kh.data(), vh.data(), n, 1, 1, hd);
+      for (int t = 0; t < n; ++t)
+        for (int i = 0; i < hd; ++i) dq[size_t(t) * q_dim + size_t(h) * hd + i] += dqh[size_t(t) * hd + i];
+    }
+  });
+  for (int h = 0; h < n_heads; ++h) {
+    const int kvh = h / group;
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < hd; ++i) {
+        dk[size_t(t) * kv_dim + size_t(kvh) * hd + i] += dk_heads[size_t(h) * head_size + size_t(t) * hd + i];
+        dv[size_t(t) * kv_dim + size_t(kvh) * hd + i] += dv_heads[size_t(h) * head_size + size_t(t) * hd + i];
+      }
+  }
+}
+
+// Row-wise norms on row ranges (forward always; backward only without weight gradients,
+// which every row would add into).
+template <class T>
+void rmsnorm_forward_rows(T* out, T* rstd, const T* x, const T* w, int n, int dim, T eps) {
+  parallel_range(n, 8, [&](int64_t r0, int64_t r1) {
+    rmsnorm_forward(out + size_t(r0) * dim, rstd + r0, x + size_t(r0) * dim, w, int(r1 - r0), dim, eps);
+  });
+}
+template <class T>
+void layernorm_forward_rows(T* out, T* mean, T* rstd, const T* x, const T* w, const T* b, int n, int dim, T eps) {
+  parallel_range(n, 8, [&](int64_t r0, int64_t r1) {
+    layernorm_forward(out + size_t(r0) * dim, mean + r0, rstd + r0, x + size_t(r0) * dim, w, b, int(r1 - r0), dim, eps);
+  });
+}
+template <class T>
+void rmsnorm_backward_rows(T* dx, T* dw, const T* dout, const T* x, const T* w, const T* rstd, int n, int dim) {
+  if (dw) return rmsnorm_backward(dx, dw, dout, x, w, rstd, n, dim);
+  parallel_range(n, 8, [&](int64_t r0, int64_t r1) {
+    rmsnorm_backward(dx + size_t(r0) * dim, static_cast<T*>(nullptr), dout + size_t(r0) * dim, x + size_t(r0) * dim, w,
+                     rstd + r0, int(r1 - r0), dim);
+  });
+}
+template <class T>
+void layernorm_backward_rows(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w, const T* mean, const T* rstd,
+                             int n, int dim) {
+  if (dw || db) return layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, n, dim);
+  parallel_range(n, 8, [&](int64_t r0, int64_t r1) {
+    layernorm_backward(dx + size_t(r0) * dim, static_cast<T*>(nullptr), static_cast<T*>(nullptr), dout + size_t(r0) * dim,
+                       x + size_t(r0) * dim, w, mean + r0, rstd + r0, int(r1 - r0), dim);
+  });
+}
+
+// Element-wise activations on ranges.
+template <class T>
+void swiglu_forward_par(T* h, const T* g, const T* u, int count) {
+  parallel_range(count, 4096, [&](int64_t b, int64_t e) { swiglu_forward(h + b, g + b, u + b, int(e - b)); });
+}
+template <class T>
+void swiglu_backward_par(T* dg, T* du, const T* dh, const T* g, const T* u, int count) {
+  parallel_range(count, 4096, [&](int64_t b, int64_t e) { swiglu_backward(dg + b, du + b, dh + b, g + b, u + b, int(e - b)); });
+}
+template <class T>
+void gelu_forward_par(T* h, const T* x, int count) {
+  parallel_range(count, 4096, [&](int64_t b, int64_t e) { gelu_forward(h + b, x + b, int(e - b)); });
+}
+template <class T>
+void gelu_backward_par(T* dx, const T* dh, const T* x, int count) {
+  parallel_range(count, 4096, [&](int64_t b, int64_t e) { gelu_backward(dx + b, dh + b, x + b, int(e - b)); });
+}
 
 }  // namespace
 
@@ -218,7 +338,7 @@ void model_forward(const Parameters<T>& p, const T* token_rows, int n, std::span
     // Attention
     if (gpt2) {
       resize(la.ln1_mean, size_t(n));
-      layernorm_forward(la.ln1.data(), la.ln1_mean.data(), la.ln1_rstd.data(), la.x.data(), lp.attn_norm.data(),
+      layernorm_forward_rows(la.ln1.data(), la.ln1_mean.data(), la.ln1_rstd.data(), la.x.data(), lp.attn_norm.data(),
                         ptr(lp.attn_norm_bias), n, dim, eps);
       matmul_forward(tmp.data(), la.ln1.data(), lp.wqkv.data(), ptr(lp.bqkv), n, dim, 3 * dim);
       for (int t = 0; t < n; ++t) {
@@ -228,14 +348,14 @@ void model_forward(const Parameters<T>& p, const T* token_rows, int n, std::span
         std::copy(row + 2 * dim, row + 3 * dim, la.v.begin() + size_t(t) * dim);
       }
     } else {
-      rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), la.x.data(), lp.attn_norm.data(), n, dim, eps);
+      rmsnorm_forward_rows(la.ln1.data(), la.ln1_rstd.data(), la.x.data(), lp.attn_norm.data(), n, dim, eps);
       matmul_forward(la.q.data(), la.ln1.data(), lp.wq.data(), ptr(lp.bq), n, dim, q_dim);
       matmul_forward(la.k.data(), la.ln1.data(), lp.wk.data(), ptr(lp.bk), n, dim, kv_dim);
       matmul_forward(la.v.data(), la.ln1.data(), lp.wv.data(), ptr(lp.bv), n, dim, kv_dim);
       rope_forward(la.q.data(), n, c.n_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
       rope_forward(la.k.data(), n, c.n_kv_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
     }
-    attention_forward(la.att.data(), la.probs.data(), la.q.data(), la.k.data(), la.v.data(), n, c.n_heads,
+    attention_forward_heads(la.att.data(), la.probs.data(), la.q.data(), la.k.data(), la.v.data(), n, c.n_heads,
                       c.n_kv_heads, hd);
     matmul_forward(tmp.data(), la.att.data(), lp.wo.data(), ptr(lp.bo), n, q_dim, dim);
     for (size_t i = 0; i < size_t(n) * dim; ++i) la.x_mid[i] = la.x[i] + tmp[i];
@@ -245,16 +365,16 @@ void model_forward(const Parameters<T>& p, const T* token_rows, int n, std::span
     next.resize(size_t(n) * dim);
     if (gpt2) {
       resize(la.ln2_mean, size_t(n));
-      layernorm_forward(la.ln2.data(), la.ln2_mean.data(), la.ln2_rstd.data(), la.x_mid.data(), lp.ffn_norm.data(),
+      layernorm_forward_rows(la.ln2.data(), la.ln2_mean.data(), la.ln2_rstd.data(), la.x_mid.data(), lp.ffn_norm.data(),
                         ptr(lp.ffn_norm_bias), n, dim, eps);
       matmul_forward(la.gate.data(), la.ln2.data(), lp.w_up.data(), ptr(lp.b_up), n, dim, ff);
-      gelu_forward(la.hidden.data(), la.gate.data(), n * ff);
+      gelu_forward_par(la.hidden.data(), la.gate.data(), n * ff);
     } else {
       resize(la.up, size_t(n) * ff);
-      rmsnorm_forward(la.ln2.data(), la.ln2_rstd.data(), la.x_mid.data(), lp.ffn_norm.data(), n, dim, eps);
+      rmsnorm_forward_rows(la.ln2.data(), la.ln2_rstd.data(), la.x_mid.data(), lp.ffn_norm.data(), n, dim, eps);
       matmul_forward(la.gate.data(), la.ln2.data(), lp.w_gate.data(), static_cast<const T*>(nullptr), n, dim, ff);
       matmul_forward(la.up.data(), la.ln2.data(), lp.w_up.data(), static_cast<const T*>(nullptr), n, dim, ff);
-      swiglu_forward(la.hidden.data(), la.gate.data(), la.up.data(), n * ff);
+      swiglu_forward_par(la.hidden.data(), la.gate.data(), la.up.data(), n * ff);
     }
     matmul_forward(tmp.data(), la.hidden.data(), lp.w_down.data(), ptr(lp.b_down), n, ff, dim);
     for (size_t i = 0; i < size_t(n) * dim; ++i) next[i] = la.x_mid[i] + tmp[i];
@@ -267,10 +387,10 @@ void model_forward(const Parameters<T>& p, const T* token_rows, int n, std::span
   resize(a.lnf_rstd, size_t(n));
   if (gpt2) {
     resize(a.lnf_mean, size_t(n));
-    layernorm_forward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.x_final.data(), p.output_norm.data(),
+    layernorm_forward_rows(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.x_final.data(), p.output_norm.data(),
                       ptr(p.output_norm_bias), n, dim, eps);
   } else {
-    rmsnorm_forward(a.lnf.data(), a.lnf_rstd.data(), a.x_final.data(), p.output_norm.data(), n, dim, eps);
+    rmsnorm_forward_rows(a.lnf.data(), a.lnf_rstd.data(), a.x_final.data(), p.output_norm.data(), n, dim, eps);
   }
   a.logit_rows.assign(logit_rows.begin(), logit_rows.end());
   const int rows = int(a.logit_rows.size());
@@ -313,10 +433,10 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
       RowVectorMap<T>(dln.data() + size_t(a.logit_rows[size_t(r)]) * dim, dim) += dselected.row(r);
   }
   if (gpt2)
-    layernorm_backward(dx.data(), gptr(g, &Parameters<T>::output_norm), gptr(g, &Parameters<T>::output_norm_bias),
+    layernorm_backward_rows(dx.data(), gptr(g, &Parameters<T>::output_norm), gptr(g, &Parameters<T>::output_norm_bias),
                        dln.data(), a.x_final.data(), p.output_norm.data(), a.lnf_mean.data(), a.lnf_rstd.data(), n, dim);
   else
-    rmsnorm_backward(dx.data(), gptr(g, &Parameters<T>::output_norm), dln.data(), a.x_final.data(),
+    rmsnorm_backward_rows(dx.data(), gptr(g, &Parameters<T>::output_norm), dln.data(), a.x_final.data(),
                      p.output_norm.data(), a.lnf_rstd.data(), n, dim);
 
   std::vector<T> dhidden(size_t(n) * ff), dgate(size_t(n) * ff), dup(size_t(n) * ff);
@@ -335,18 +455,18 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
     std::fill(dgate.begin(), dgate.end(), T(0));
     std::fill(dln.begin(), dln.end(), T(0));
     if (gpt2) {
-      gelu_backward(dgate.data(), dhidden.data(), la.gate.data(), n * ff);
+      gelu_backward_par(dgate.data(), dhidden.data(), la.gate.data(), n * ff);
       matmul_backward(dln.data(), lg(&LP::w_up), lg(&LP::b_up), dgate.data(), la.ln2.data(), lp.w_up.data(), n, dim, ff);
-      layernorm_backward(dx.data(), lg(&LP::ffn_norm), lg(&LP::ffn_norm_bias), dln.data(), la.x_mid.data(),
+      layernorm_backward_rows(dx.data(), lg(&LP::ffn_norm), lg(&LP::ffn_norm_bias), dln.data(), la.x_mid.data(),
                          lp.ffn_norm.data(), la.ln2_mean.data(), la.ln2_rstd.data(), n, dim);
     } else {
       std::fill(dup.begin(), dup.end(), T(0));
-      swiglu_backward(dgate.data(), dup.data(), dhidden.data(), la.gate.data(), la.up.data(), n * ff);
+      swiglu_backward_par(dgate.data(), dup.data(), dhidden.data(), la.gate.data(), la.up.data(), n * ff);
       matmul_backward(dln.data(), lg(&LP::w_gate), static_cast<T*>(nullptr), dgate.data(), la.ln2.data(),
                       lp.w_gate.data(), n, dim, ff);
       matmul_backward(dln.data(), lg(&LP::w_up), static_cast<T*>(nullptr), dup.data(), la.ln2.data(), lp.w_up.data(),
                       n, dim, ff);
-      rmsnorm_backward(dx.data(), lg(&LP::ffn_norm), dln.data(), la.x_mid.data(), lp.ffn_norm.data(),
+      rmsnorm_backward_rows(dx.data(), lg(&LP::ffn_norm), dln.data(), la.x_mid.data(), lp.ffn_norm.data(),
                        la.ln2_rstd.data(), n, dim);
     }
 
@@ -356,7 +476,7 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
     std::fill(dq.begin(), dq.end(), T(0));
     std::fill(dk.begin(), dk.end(), T(0));
     std::fill(dv.begin(), dv.end(), T(0));
-    attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), la.probs.data(), la.q.data(), la.k.data(),
+    attention_backward_heads(dq.data(), dk.data(), dv.data(), datt.data(), la.probs.data(), la.q.data(), la.k.data(),
                        la.v.data(), n, c.n_heads, c.n_kv_heads, hd);
     std::fill(dln.begin(), dln.end(), T(0));
     if (gpt2) {
@@ -368,7 +488,7 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
       }
       matmul_backward(dln.data(), lg(&LP::wqkv), lg(&LP::bqkv), dqkv.data(), la.ln1.data(), lp.wqkv.data(), n, dim,
                       3 * dim);
-      layernorm_backward(dx.data(), lg(&LP::attn_norm), lg(&LP::attn_norm_bias), dln.data(), la.x.data(),
+      layernorm_backward_rows(dx.data(), lg(&LP::attn_norm), lg(&LP::attn_norm_bias), dln.data(), la.x.data(),
                          lp.attn_norm.data(), la.ln1_mean.data(), la.ln1_rstd.data(), n, dim);
     } else {
       rope_backward(dq.data(), n, c.n_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
@@ -376,7 +496,7 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
       matmul_backward(dln.data(), lg(&LP::wq), lg(&LP::bq), dq.data(), la.ln1.data(), lp.wq.data(), n, dim, q_dim);
       matmul_backward(dln.data(), lg(&LP::wk), lg(&LP::bk), dk.data(), la.ln1.data(), lp.wk.data(), n, dim, kv_dim);
       matmul_backward(dln.data(), lg(&LP::wv), lg(&LP::bv), dv.data(), la.ln1.data(), lp.wv.data(), n, dim, kv_dim);
-      rmsnorm_backward(dx.data(), lg(&LP::attn_norm), dln.data(), la.x.data(), lp.attn_norm.data(),
+      rmsnorm_backward_rows(dx.data(), lg(&LP::attn_norm), dln.data(), la.x.data(), lp.attn_norm.data(),
                        la.ln1_rstd.data(), n, dim);
     }
   }
