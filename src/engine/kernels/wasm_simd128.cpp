@@ -366,6 +366,41 @@ float dot_f16(const void* row, const void* partner, int64_t n) {
   return sum;
 }
 
+// F16 tiles: R rows x C tokens, each output the dot's own two accumulator chains, its
+// horizontal sum and its tail, so every output has the dot's bits; each weight group of
+// 4 halves is widened once for C tokens and each activation group once for R rows.
+template <int R, int C>
+void tile_f16(const uint8_t* rows, size_t row_bytes, const uint8_t* acts, size_t act_bytes, int64_t n, float* out,
+              size_t out_stride) {
+  v128_t a0[R][C], a1[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) a0[r][c] = a1[r][c] = wasm_f32x4_splat(0);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t x0[R], x1[R];
+    for (int r = 0; r < R; ++r) {
+      x0[r] = f16x4_to_f32(rows + size_t(r) * row_bytes + 2 * size_t(i));
+      x1[r] = f16x4_to_f32(rows + size_t(r) * row_bytes + 2 * size_t(i) + 8);
+    }
+    for (int c = 0; c < C; ++c) {
+      const v128_t y0 = f16x4_to_f32(acts + size_t(c) * act_bytes + 2 * size_t(i));
+      const v128_t y1 = f16x4_to_f32(acts + size_t(c) * act_bytes + 2 * size_t(i) + 8);
+      for (int r = 0; r < R; ++r) {
+        a0[r][c] = wasm_f32x4_add(a0[r][c], wasm_f32x4_mul(x0[r], y0));
+        a1[r][c] = wasm_f32x4_add(a1[r][c], wasm_f32x4_mul(x1[r], y1));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* x = rows + size_t(r) * row_bytes;
+      const uint8_t* y = acts + size_t(c) * act_bytes;
+      float sum = hsum_f32(wasm_f32x4_add(a0[r][c], a1[r][c]));
+      for (int64_t k = i; k < n; ++k) sum += load_f16(x + 2 * k) * load_f16(y + 2 * k);
+      out[size_t(c) * out_stride + size_t(r)] = sum;
+    }
+}
+
 float dot_bf16(const void* row, const void* partner, int64_t n) {
   const uint8_t* x = static_cast<const uint8_t*>(row);
   const uint8_t* y = static_cast<const uint8_t*>(partner);
@@ -468,6 +503,12 @@ void install_simd128_kernels(KernelTable& table) {
   set_tiles(TensorType::Q8_0, tile_q8_0_partner<Q8_0Levels, 2, 4>, tile_q8_0_partner<Q8_0Levels, 4, 1>);
   set_tiles(TensorType::Q4_0, tile_q8_0_partner<Q4_0Levels, 2, 4>, tile_q8_0_partner<Q4_0Levels, 4, 1>);
   set_tiles(TensorType::Q5_0, tile_q8_0_partner<Q5_0Levels, 2, 4>, tile_q8_0_partner<Q5_0Levels, 4, 1>);
+  TypeKernels& f16 = table.by_id[uint32_t(TensorType::F16)];  // 2 x 2 for prompts, 4 x 1 for generation
+  f16.tile = tile_f16<2, 2>;
+  f16.tile_rows = 2;
+  f16.tile_cols = 2;
+  f16.tile1 = tile_f16<4, 1>;
+  f16.tile1_rows = 4;
   set(TensorType::Q4_1, dot_q4_1, quantize_q8_1);
   set(TensorType::Q5_1, dot_q5_1, quantize_q8_1);
   set(TensorType::Q4_K, dot_q4_k, nullptr);
