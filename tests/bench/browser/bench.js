@@ -93,18 +93,24 @@ async function benchLoupe() {
   return { threads: ready.threads, build: ready.build, load_ms: loadMs, text, ...best([await run(), await run()]) };
 }
 
-// The text of exactly promptTokens tokens for Loupe's tokenizer (the bench model's
-// tokenizer adds no BOS; llama.cpp's count is reported beside it).
+// The text that Loupe reads as exactly promptTokens tokens with BOS (llama.cpp's count of the same
+// text is reported beside it): words are added one by one; the bench vocabulary makes a
+// short word one token and a longer one two, so an overshoot by one is mended by
+// swapping the last word for "a".
 async function exactPrompt(count) {
-  let words = promptTokens;
-  let text = promptText(words);
-  for (let tries = 0; tries < 64; tries++) {
-    const n = await count(text);
-    if (n === promptTokens) return text;
-    words += n < promptTokens ? 1 : -1;
-    text = promptText(words);
+  const target = promptTokens - 1;  // the generation adds BOS
+  const all = promptText(4 * promptTokens).split(' ');
+  const words = [];
+  for (const word of all) {
+    words.push(word);
+    const n = await count(words.join(' '));
+    if (n === target) break;
+    if (n > target) {
+      words[words.length - 1] = 'a';
+      break;
+    }
   }
-  return text;
+  return words.join(' ');
 }
 
 // --- wllama: llama.cpp in wasm ------------------------------------------------------------
