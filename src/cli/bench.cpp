@@ -11,6 +11,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__EMSCRIPTEN__)
@@ -271,6 +272,15 @@ void command_bench_model(const BenchModelOptions& o) {
   writer.set("llama.attention.layer_norm_rms_epsilon", GgufValue::from_f32(1e-5f));
   writer.set("llama.rope.freq_base", GgufValue::from_f32(10000.0f));
   writer.set("llama.vocab_size", GgufValue::from_u32(uint32_t(o.vocab)));
+  // llama.cpp's file type (enum llama_ftype), which its loaders show as the model's type
+  // (without it llama-bench prints "(guessed)"); the K type stands for its _M mix.
+  const std::pair<const char*, uint32_t> file_types[] = {
+      {"f32", 0}, {"f16", 1}, {"q4_0", 2}, {"q4_1", 3}, {"q8_0", 7}, {"q5_0", 8}, {"q5_1", 9},
+      {"q4_K", 15}, {"q5_K", 17}, {"q6_K", 18}, {"bf16", 32}};
+  for (const auto& [name, file_type] : file_types)
+    if (std::string(requested->name) == name) writer.set("general.file_type", GgufValue::from_u32(file_type));
+  if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16)
+    writer.set("general.quantization_version", GgufValue::from_u32(2));
   add_vocabulary(writer, o.vocab);
 
   std::mt19937 rng(o.seed);

@@ -130,6 +130,101 @@ float dot_q5_1(const void* row, const void* partner, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------
+// Tiles for the Q8_0-partner types: R weight rows x C tokens, one output per f32 lane.
+// Each output is still the dot's chain sum += float(block's integer sum) * (dx*dy),
+// block after block, so a tile gives every output the dot's bits; but the 32 levels of
+// a weight block are unpacked and widened once for C tokens, a token's once for R rows,
+// and the R*C integer sums are folded four at a time by shuffles instead of lane by lane.
+// ---------------------------------------------------------------------------
+
+struct Q8_0Levels {
+  static constexpr size_t kBytes = 34;
+  static void levels(const uint8_t* x, v128_t& lo, v128_t& hi) {
+    lo = load(x + 2);
+    hi = load(x + 18);
+  }
+};
+struct Q4_0Levels {
+  static constexpr size_t kBytes = 18;
+  static void levels(const uint8_t* x, v128_t& lo, v128_t& hi) {
+    const v128_t q = load(x + 2), mask = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
+    lo = wasm_i8x16_sub(wasm_v128_and(q, mask), eight);
+    hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight);
+  }
+};
+struct Q5_0Levels {
+  static constexpr size_t kBytes = 22;
+  static void levels(const uint8_t* x, v128_t& lo, v128_t& hi) {
+    uint32_t bits;
+    std::memcpy(&bits, x + 2, 4);
+    const v128_t q = load(x + 6), mask = wasm_i8x16_splat(0x0f), sixteen = wasm_i8x16_splat(16);
+    lo = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(q, mask), fifth_bits16(bits)), sixteen);
+    hi = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(q, 4), fifth_bits16(bits >> 16)), sixteen);
+  }
+};
+
+// Lane k = the sum of the 4 lanes of v[k] (exact: integers).
+inline v128_t sum_lanes_4x4(const v128_t* v) {
+  const v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(v[0], v[1], 0, 4, 2, 6), wasm_i32x4_shuffle(v[0], v[1], 1, 5, 3, 7));
+  const v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(v[2], v[3], 0, 4, 2, 6), wasm_i32x4_shuffle(v[2], v[3], 1, 5, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+// out[c * out_stride + r] = row r . activation row c, for r < R, c < C; R * C a multiple of 4.
+template <class W, int R, int C>
+void tile_q8_0_partner(const uint8_t* rows, size_t row_bytes, const uint8_t* acts, size_t act_bytes, int64_t n,
+                       float* out, size_t out_stride) {
+  static_assert((R * C) % 4 == 0, "four outputs per vector");
+  constexpr int kVectors = R * C / 4;
+  v128_t acc[kVectors];
+  for (v128_t& a : acc) a = wasm_f32x4_splat(0);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    v128_t x[R][4], y[C][4];  // levels widened to 16 bits: low and high halves of both 16-byte parts
+    float dx[R], dy[C];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* block = rows + size_t(r) * row_bytes + size_t(b) * W::kBytes;
+      v128_t lo, hi;
+      W::levels(block, lo, hi);
+      x[r][0] = wasm_i16x8_extend_low_i8x16(lo);
+      x[r][1] = wasm_i16x8_extend_high_i8x16(lo);
+      x[r][2] = wasm_i16x8_extend_low_i8x16(hi);
+      x[r][3] = wasm_i16x8_extend_high_i8x16(hi);
+      dx[r] = load_f16(block);
+    }
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* block = acts + size_t(c) * act_bytes + size_t(b) * 34;
+      const v128_t lo = load(block + 2), hi = load(block + 18);
+      y[c][0] = wasm_i16x8_extend_low_i8x16(lo);
+      y[c][1] = wasm_i16x8_extend_high_i8x16(lo);
+      y[c][2] = wasm_i16x8_extend_low_i8x16(hi);
+      y[c][3] = wasm_i16x8_extend_high_i8x16(hi);
+      dy[c] = load_f16(block);
+    }
+    for (int v = 0; v < kVectors; ++v) {
+      v128_t sums[4];
+      float scale[4];
+      for (int k = 0; k < 4; ++k) {
+        const int r = (4 * v + k) / C, c = (4 * v + k) % C;
+        sums[k] = wasm_i32x4_add(
+            wasm_i32x4_add(wasm_i32x4_dot_i16x8(x[r][0], y[c][0]), wasm_i32x4_dot_i16x8(x[r][1], y[c][1])),
+            wasm_i32x4_add(wasm_i32x4_dot_i16x8(x[r][2], y[c][2]), wasm_i32x4_dot_i16x8(x[r][3], y[c][3])));
+        scale[k] = dx[r] * dy[c];
+      }
+      const v128_t scales = wasm_f32x4_make(scale[0], scale[1], scale[2], scale[3]);
+      acc[v] = wasm_f32x4_add(acc[v], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_lanes_4x4(sums)), scales));
+    }
+  }
+  for (int v = 0; v < kVectors; ++v) {
+    float result[4];
+    wasm_v128_store(result, acc[v]);
+    for (int k = 0; k < 4; ++k) {
+      const int r = (4 * v + k) / C, c = (4 * v + k) % C;
+      out[size_t(c) * out_stride + size_t(r)] = result[k];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // K-quants (partner Q8_K): integer sums per sub-block, scaled in integers, as the reference
 // ---------------------------------------------------------------------------
 
@@ -271,6 +366,41 @@ float dot_f16(const void* row, const void* partner, int64_t n) {
   return sum;
 }
 
+// F16 tiles: R rows x C tokens, each output the dot's own two accumulator chains, its
+// horizontal sum and its tail, so every output has the dot's bits; each weight group of
+// 4 halves is widened once for C tokens and each activation group once for R rows.
+template <int R, int C>
+void tile_f16(const uint8_t* rows, size_t row_bytes, const uint8_t* acts, size_t act_bytes, int64_t n, float* out,
+              size_t out_stride) {
+  v128_t a0[R][C], a1[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) a0[r][c] = a1[r][c] = wasm_f32x4_splat(0);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t x0[R], x1[R];
+    for (int r = 0; r < R; ++r) {
+      x0[r] = f16x4_to_f32(rows + size_t(r) * row_bytes + 2 * size_t(i));
+      x1[r] = f16x4_to_f32(rows + size_t(r) * row_bytes + 2 * size_t(i) + 8);
+    }
+    for (int c = 0; c < C; ++c) {
+      const v128_t y0 = f16x4_to_f32(acts + size_t(c) * act_bytes + 2 * size_t(i));
+      const v128_t y1 = f16x4_to_f32(acts + size_t(c) * act_bytes + 2 * size_t(i) + 8);
+      for (int r = 0; r < R; ++r) {
+        a0[r][c] = wasm_f32x4_add(a0[r][c], wasm_f32x4_mul(x0[r], y0));
+        a1[r][c] = wasm_f32x4_add(a1[r][c], wasm_f32x4_mul(x1[r], y1));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* x = rows + size_t(r) * row_bytes;
+      const uint8_t* y = acts + size_t(c) * act_bytes;
+      float sum = hsum_f32(wasm_f32x4_add(a0[r][c], a1[r][c]));
+      for (int64_t k = i; k < n; ++k) sum += load_f16(x + 2 * k) * load_f16(y + 2 * k);
+      out[size_t(c) * out_stride + size_t(r)] = sum;
+    }
+}
+
 float dot_bf16(const void* row, const void* partner, int64_t n) {
   const uint8_t* x = static_cast<const uint8_t*>(row);
   const uint8_t* y = static_cast<const uint8_t*>(partner);
@@ -361,6 +491,24 @@ void install_simd128_kernels(KernelTable& table) {
   set(TensorType::Q8_0, dot_q8_0, quantize_q8_0);
   set(TensorType::Q4_0, dot_q4_0, quantize_q8_0);
   set(TensorType::Q5_0, dot_q5_0, quantize_q8_0);
+  // Prompts: 2 rows x 4 tokens; generation: 4 rows x 1 token.
+  auto set_tiles = [&](TensorType type, DotTileFn tile, DotTileFn rows4) {
+    TypeKernels& k = table.by_id[uint32_t(type)];
+    k.tile = tile;
+    k.tile_rows = 2;
+    k.tile_cols = 4;
+    k.tile1 = rows4;
+    k.tile1_rows = 4;
+  };
+  set_tiles(TensorType::Q8_0, tile_q8_0_partner<Q8_0Levels, 2, 4>, tile_q8_0_partner<Q8_0Levels, 4, 1>);
+  set_tiles(TensorType::Q4_0, tile_q8_0_partner<Q4_0Levels, 2, 4>, tile_q8_0_partner<Q4_0Levels, 4, 1>);
+  set_tiles(TensorType::Q5_0, tile_q8_0_partner<Q5_0Levels, 2, 4>, tile_q8_0_partner<Q5_0Levels, 4, 1>);
+  TypeKernels& f16 = table.by_id[uint32_t(TensorType::F16)];  // 2 x 2 for prompts, 4 x 1 for generation
+  f16.tile = tile_f16<2, 2>;
+  f16.tile_rows = 2;
+  f16.tile_cols = 2;
+  f16.tile1 = tile_f16<4, 1>;
+  f16.tile1_rows = 4;
   set(TensorType::Q4_1, dot_q4_1, quantize_q8_1);
   set(TensorType::Q5_1, dot_q5_1, quantize_q8_1);
   set(TensorType::Q4_K, dot_q4_k, nullptr);
