@@ -86,6 +86,7 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
       auto model = std::make_unique<Model>(
           load_model_from_bytes(std::move(bytes), field<std::string>(request, "name", "model")));
       model_ = std::move(model);
+      gradient_weights_.reset();
       return {Json{{"event", "loaded"}, {"card", model_card_json(*model_)}}};
     }
     if (op.empty()) fail("a request needs an \"op\"");
@@ -117,6 +118,12 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
       r.contrast_token = field<std::string>(request, "contrast_token", "");
       r.seed = field<uint64_t>(request, "seed", 0);
       r.attribution.steps = field<int>(request, "steps", r.attribution.steps);
+      if (request.contains("lens_positions")) r.lens_positions = request.at("lens_positions").get<std::vector<int>>();
+      if (r.what.empty() || std::find(r.what.begin(), r.what.end(), "attribution") != r.what.end()) {
+        if (!gradient_weights_)
+          gradient_weights_ = std::make_unique<grad::Parameters<float>>(grad::parameters_from_model<float>(*model_));
+        r.params = gradient_weights_.get();
+      }
       return {Json{{"event", "explain"}, {"result", explain::explain_json(r)}}};
     }
     fail("unknown request '" + op + "'");
@@ -233,6 +240,7 @@ std::vector<Json> Session::training_step() {
     training_.reset();
     if (run_.load) {
       model_ = std::move(model);
+      gradient_weights_.reset();
       events.push_back({{"event", "loaded"}, {"card", model_card_json(*model_)}});
     }
   } catch (const Error& e) {

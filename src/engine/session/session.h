@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "gradients/gradients.h"
 #include "model/model.h"
 #include "sampling/generate.h"
 
@@ -77,6 +78,10 @@ class Session {
   };
 
   std::unique_ptr<Model> model_;
+  // The f32 weights the attribution's backward pass reads, built at the first request
+  // that needs them and kept with the model (rebuilding them cost several forward passes
+  // per request); dropped whenever the model changes.
+  std::unique_ptr<grad::Parameters<float>> gradient_weights_;
   std::unique_ptr<Generation> generation_;
   int alternatives_ = 5;
   std::unique_ptr<train::TwoCitiesTraining> training_;

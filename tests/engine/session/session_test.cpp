@@ -91,3 +91,33 @@ TEST(Session, TokenizeListsTokens) {
 
 }  // namespace
 }  // namespace loupe
+
+namespace loupe {
+namespace {
+
+// Explaining twice reuses the f32 weights kept with the model and gives the same result;
+// loading another model drops them (its attribution differs); lens_positions narrows the lens.
+TEST(Session, ExplainKeepsItsGradientWeightsWithTheModel) {
+  Session session = loaded_session();
+  const Json request = {{"op", "explain"}, {"prompt", "a cab"}, {"what", "lens,attribution"}};
+  const Json first = session.handle(request).at(0), second = session.handle(request).at(0);
+  ASSERT_EQ(first.at("event"), "explain") << first.dump();
+  EXPECT_EQ(first.at("result").at("attribution"), second.at("result").at("attribution"));
+
+  test::TinyModelSpec other;
+  other.context = 64;
+  other.seed = 2;
+  ASSERT_EQ(session.handle(Json{{"op", "load"}, {"name", "other"}}, test::tiny_model_gguf(other)).at(0).at("event"), "loaded");
+  const Json third = session.handle(request).at(0);
+  EXPECT_NE(third.at("result").at("attribution").at("scores"), first.at("result").at("attribution").at("scores"));
+
+  Json narrow = request;
+  narrow["lens_positions"] = {1};
+  const Json lens = session.handle(narrow).at(0).at("result").at("lens");
+  EXPECT_EQ(lens.at("positions"), Json::array({1}));
+  narrow["lens_positions"] = {99};
+  EXPECT_EQ(session.handle(narrow).at(0).at("event"), "error");
+}
+
+}  // namespace
+}  // namespace loupe
