@@ -152,6 +152,19 @@ ExplainResult Parse(const json& j) {
         }
       }
     }
+    // The engine names each guess (top_texts, same shape as top_ids): the view shows text,
+    // not "id:N", for tokens that appear nowhere else in the result.
+    if (lens.contains("top_texts")) {
+      const json& texts = Array(lens["top_texts"], "lens.top_texts", ids.size());
+      size_t at = 0;
+      for (size_t s = 0; s < texts.size(); ++s) {
+        const json& rows = Array(texts[s], "lens.top_texts[]", size_t(n));
+        for (const json& row : rows) {
+          const json& ks = Array(row, "lens.top_texts[][]", size_t(r.lens_k));
+          for (const json& text : ks) r.vocab.emplace(r.lens_top_ids[at++], String(text, "lens.top_texts[][][]"));
+        }
+      }
+    }
     if (lens.contains("chosen")) {
       const json& chosen = Array(lens["chosen"], "lens.chosen", size_t(n));
       for (const json& c : chosen) {

@@ -114,6 +114,22 @@ TEST(ExplainResult, ParsesTheEngineShapes) {
   EXPECT_EQ(r->scores.size(), 3u);
 }
 
+TEST(ExplainResult, LensGuessesAreNamedByTheEngineTexts) {
+  nlohmann::json j = EngineShapedJson();
+  nlohmann::json texts = nlohmann::json::array();
+  for (int s = 0; s < 3; ++s) texts.push_back(nlohmann::json::array({{" she", " it"}, {" she", " it"}, {" she", " it"}}));
+  j["lens"]["top_texts"] = texts;
+  j["lens"]["top_ids"][0][0] = {9, 41};  // id 41 appears nowhere else in the result
+  std::string error;
+  const auto r = ParseExplainResult(j, &error);
+  ASSERT_TRUE(r) << error;
+  EXPECT_EQ(r->TokenText(41), " it");
+  EXPECT_EQ(r->TokenText(9), " she");
+  j["lens"]["top_texts"][1] = nlohmann::json::array({{" she"}});  // wrong shape: refused with a message
+  EXPECT_FALSE(ParseExplainResult(j, &error));
+  EXPECT_NE(error.find("top_texts"), std::string::npos) << error;
+}
+
 TEST(ExplainResult, RejectsBrokenShapesWithAMessage) {
   using nlohmann::json;
   std::vector<std::pair<const char*, json>> broken;
