@@ -191,6 +191,30 @@ void command_bench_explain(const BenchOptions& o) {
                 "with the f32 weights reused %.1f ms = %.2fx\n",
                 app_ms, app_ms / forward_ms, app_reuse_ms, app_reuse_ms / forward_ms);
   }
+  // Hooks cost nothing when nothing is asked: 64 generated tokens with no capture, with a
+  // capture that asks for nothing (the branches are taken, nothing recorded) and, for
+  // scale, with one that records attention. Rounds interleave the three on a busy machine.
+  const int gen_tokens = std::min(64, model.config.context_length - 16);
+  const auto generate_ms = [&](Capture* capture) {
+    InferenceState state = make_state(model, 16 + gen_tokens);
+    forward(model, state, std::span<const int32_t>(ids.data(), 16));
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < gen_tokens; ++i) forward(model, state, std::span<const int32_t>(&ids[size_t(16 + i) % ids.size()], 1), false, capture);
+    return ms_since(start);
+  };
+  double plain_gen_ms = 1e300, empty_gen_ms = 1e300, attention_gen_ms = 1e300;
+  for (int round = 0; round < std::max(3, o.repeats); ++round) {
+    Capture nothing, attention;
+    attention.attention_probs = true;
+    plain_gen_ms = std::min(plain_gen_ms, generate_ms(nullptr));
+    empty_gen_ms = std::min(empty_gen_ms, generate_ms(&nothing));
+    attention_gen_ms = std::min(attention_gen_ms, generate_ms(&attention));
+  }
+  const auto per_s = [&](double ms) { return gen_tokens * 1000.0 / ms; };
+  std::printf("generation, %d tokens: no hooks %.1f tokens/s; hooks asking nothing %.1f (%.3fx); recording attention "
+              "%.1f (%.3fx)\n",
+              gen_tokens, per_s(plain_gen_ms), per_s(empty_gen_ms), plain_gen_ms / empty_gen_ms, per_s(attention_gen_ms),
+              plain_gen_ms / attention_gen_ms);
 }
 
 }  // namespace
