@@ -149,17 +149,17 @@ void DrawGenerateView(AppState& app, GenerateViewState& state) {
   Caption(app, "Prompt (Ctrl+Enter generates, Esc stops):");
   ImGui::InputTextMultiline("##prompt", state.prompt, sizeof state.prompt,
                             ImVec2(-FLT_MIN, ImGui::GetTextLineHeight() * 4.5f), ImGuiInputTextFlags_AllowTabInput);
-  const ImGuiIO& io = ImGui::GetIO();
   const bool can_generate = e.card.is_object() && !e.generating && !e.loading && state.prompt[0];
   ImGui::BeginDisabled(!can_generate);
   if (ImGui::Button("Generate", ImVec2(110, 0))) StartGeneration(app);
   ImGui::EndDisabled();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Generate (Ctrl+Enter)");
   ImGui::SameLine();
   ImGui::BeginDisabled(!e.generating);
   if (ImGui::Button("Stop", ImVec2(80, 0))) StopGeneration(app);
   ImGui::EndDisabled();
-  if (io.KeyCtrl && (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter), false) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_KeyPadEnter), false)) && can_generate) StartGeneration(app);
-  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false) && e.generating) StopGeneration(app);
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Stop between two tokens (Esc)");
+  // Ctrl+Enter and Esc: shortcuts.cpp.
   ImGui::SameLine(0, 20.0f);
   if (e.generating) {
     ImGui::Text("generating\xe2\x80\xa6 %zu tokens%s", e.tokens.size(), e.from_page ? " (started by the page's script)" : "");
