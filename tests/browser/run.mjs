@@ -836,6 +836,45 @@ function layoutTests() {
       },
     })),
     {
+      name: 'keyboard: Ctrl+digit switches views, F1 shows the shortcuts, [ ] and arrows move layer and token',
+      async run() {
+        const browser = await openExplained({ viewport: { width: 1366, height: 768 } });
+        try {
+          const page = browser.page;
+          const view = () => appString(page, '_loupe_current_view');
+          const link = async () => fragmentOf(await appString(page, '_loupe_current_link'));
+          await page.mouse.click(700, 740);  // the status line: focus on the canvas, no text field
+          await page.keyboard.press('Control+3');
+          await page.waitForTimeout(150);
+          assert(await view() === 'Generate', `Ctrl+3 gave ${await view()}`);
+          await page.keyboard.press('Control+5');
+          await page.waitForTimeout(150);
+          assert(await view() === 'Attention', `Ctrl+5 gave ${await view()}`);
+          const before = await link();
+          await page.keyboard.press(']');
+          await page.waitForTimeout(150);
+          const after = await link();
+          assert(Number(after.layer) === Math.min(Number(before.layer) + 1, 1), `] moved layer ${before.layer} to ${after.layer}`);
+          await page.keyboard.press('[');
+          await page.waitForTimeout(150);
+          assert(Number((await link()).layer) === Number(after.layer) - 1 || Number(after.layer) === 0, 'the [ key did not move the layer back');
+          await page.keyboard.press('F1');
+          await page.waitForTimeout(300);
+          const helpShot = await screenshot(page, 'keyboard-shortcuts.png');
+          await page.keyboard.press('Escape');
+          await page.keyboard.press('a');  // arcs: read by
+          await page.keyboard.press('ArrowLeft');
+          await page.waitForTimeout(300);
+          await page.mouse.move(1360, 5);
+          const arcsShot = await screenshot(page, 'attention-arcs-read-by.png');
+          noErrors(browser.errors);
+          return `${helpShot}, ${arcsShot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
       name: 'static host: without assets/models/index.json the bundled model is still offered and loads',
       async run() {
         const browser = await openBrowser();

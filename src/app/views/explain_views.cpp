@@ -309,7 +309,9 @@ void DrawHeatmap(AppState& app, AttentionViewState& s, const ExplainResult& r, c
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + label_w);
   ColorLegend("attention weight (fraction of the query's attention, 0 to 1)", max_value, std::min(side * 0.5f, 240.0f));
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + label_w);
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::TextDisabled("%s; grey: keys after the query, which it cannot see.", what.c_str());
+  ImGui::PopTextWrapPos();
 }
 
 // --- Attention: arcs from one token ---------------------------------------------------------
@@ -428,7 +430,7 @@ void DrawAttentionView(AppState& app, AttentionViewState& s) {
   if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Head (, and . step through them)");
   s.head = std::clamp(s.head, r.attention_heads.front(), r.attention_heads.back());
   ImGui::EndDisabled();
-  ImGui::SameLine();
+  SameLineIfFits(90 + ImGui::CalcTextSize("zoom Reset view").x + 40, ImGui::GetStyle().ItemSpacing.x);
   ImGui::SetNextItemWidth(90);
   ImGui::SliderFloat("zoom", &s.zoom, 1.0f, std::max(1.0f, float(n) / 4.0f), "%.1f\xc3\x97");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Zoom the heatmap (- and =, or the mouse wheel over it; 0 resets)");
