@@ -348,6 +348,14 @@ void DrawArcs(AppState& app, AttentionViewState& s, const ExplainResult& r, cons
   const float height = std::min(row * float(n) + 4, 420.0f);
   // A long prompt scrolls inside this child (wheel or scroll bar).
   ImGui::BeginChild("arcs", ImVec2(2 * col_w + gap + 8, height), false);
+  // A token chosen elsewhere (heatmap, keys) scrolls into view once; the panel remembers
+  // which in ImGui's per-window storage.
+  ImGuiStorage* storage = ImGui::GetStateStorage();
+  const ImGuiID scrolled_to = ImGui::GetID("scrolled-to");
+  if (storage->GetInt(scrolled_to, -1) != t) {
+    ImGui::SetScrollY(std::max(0.0f, (float(t) + 0.5f) * row - height * 0.5f));
+    storage->SetInt(scrolled_to, t);
+  }
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text), muted = ImGui::GetColorU32(ImGuiCol_TextDisabled);
