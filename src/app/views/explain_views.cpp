@@ -345,7 +345,9 @@ void DrawArcs(AppState& app, AttentionViewState& s, const ExplainResult& r, cons
   const float row = ImGui::GetTextLineHeightWithSpacing();
   const float col_w = std::min(150.0f, ImGui::GetContentRegionAvail().x * 0.3f);
   const float gap = std::max(60.0f, ImGui::GetContentRegionAvail().x - 2 * col_w - 16);
-  const float height = std::min(row * float(n) + 4, 420.0f);
+  // At most what is left of the view's height (at least a few rows), so the chosen token
+  // stays on screen at 768 pixels high; longer prompts scroll inside the panel.
+  const float height = std::min({row * float(n) + 4, 420.0f, std::max(row * 6, ImGui::GetContentRegionAvail().y - row * 2.5f)});
   // A long prompt scrolls inside this child (wheel or scroll bar).
   ImGui::BeginChild("arcs", ImVec2(2 * col_w + gap + 8, height), false);
   // A token chosen elsewhere (heatmap, keys) scrolls into view once; the panel remembers
