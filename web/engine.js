@@ -9,12 +9,11 @@
 
   const loupe = window.loupe || (window.loupe = {});
   const params = new URLSearchParams(location.search);
-  // The threaded engine (loupe-engine-worker-mt.js) is opt-in with ?engine=mt: in
-  // Chromium 156 with Debian's emcc 3.1.6, a C++ exception thrown inside the pthread
-  // build (any engine error: a broken file, a bad setting) closes the whole tab, while the
-  // single-thread build reports it as an error event. Until that is solved the default
-  // engine runs on one thread, so every failure stays a message.
-  const threaded = params.get('engine') === 'mt' && params.get('threads') !== 'single' &&
+  // The engine's build is chosen once, at start-up: the threaded one
+  // (loupe-engine-worker-mt.js, pthreads) when the page is cross-origin isolated, so that
+  // SharedArrayBuffer exists; one thread otherwise. ?threads=single (or ?engine=st) forces
+  // one thread. The status line shows which (src/app/workspace.cpp, StatusLine).
+  const threaded = params.get('threads') !== 'single' && params.get('engine') !== 'st' &&
     window.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
   const CACHE_NAME = 'loupe-models-v1';
   const WASM_LIMIT = 4 * 1024 * 1024 * 1024;
@@ -507,14 +506,40 @@
   });
 
   // --- bundled models, ?model=, the cache list ---------------------------------------------------
-  async function start() {
-    let bundled = [];
+  // The models a build ships with, for a plain static host that has no
+  // assets/models/index.json (scripts/serve.mjs writes that list from the folder; a static
+  // host cannot): each is offered when a HEAD request finds it.
+  const KNOWN_BUNDLED = [
+    { name: 'loupe-default/loupe-default.gguf', url: 'assets/models/loupe-default/loupe-default.gguf' },
+  ];
+
+  async function knownBundled() {
+    const found = await Promise.all(KNOWN_BUNDLED.map(async (m) => {
+      try {
+        const response = await fetch(m.url, { method: 'HEAD' });
+        return response.ok ? { ...m, bytes: Number(response.headers.get('Content-Length')) || 0 } : null;
+      } catch {
+        return null;
+      }
+    }));
+    return found.filter(Boolean);
+  }
+
+  async function bundledModels() {
     try {
       const response = await fetch('assets/models/index.json');
-      if (response.ok) bundled = (await response.json()).models || [];
+      if (response.ok) {
+        const list = (await response.json()).models;
+        if (Array.isArray(list)) return list;
+      }
     } catch {
-      bundled = [];
+      // not there, or not JSON: a static host
     }
+    return knownBundled();
+  }
+
+  async function start() {
+    const bundled = await bundledModels();
     toApp({ event: 'bundled', models: bundled });
     announceCache();
     await engineReady();

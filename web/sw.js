@@ -40,7 +40,8 @@ async function precache() {
       if (typeof model.url === 'string' && sameOrigin(model.url)) urls.push(model.url);
     }
   } catch (err) {
-    // No model list: the shell still works offline.
+    // No model list (a plain static host): the model the build ships with, if it is there.
+    urls.push('assets/models/loupe-default/loupe-default.gguf');
   }
   await Promise.allSettled(urls.map(async (url) => {
     const response = await fetch(url, { cache: 'no-store' });

@@ -54,6 +54,7 @@ struct AppState {
   ViewId view = ViewId::kStart;
   Theme theme = Theme::kDark;
   bool theme_changed = false;  // set by the UI; main.cpp re-applies the style and clear colour
+  bool show_shortcuts = false; // the list of keyboard shortcuts (F1 or ?; shortcuts.h)
   PlatformInfo platform;
   Fonts fonts;
   StartViewState start;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "app.h"
 #include "gl.h"
@@ -38,7 +39,21 @@ struct Main {
   long frame = 0;
   long max_frames = -1;  // -1: run until the window closes
   bool done = false;
+  std::vector<SDL_Event> next_frame_keys;  // key releases held back a frame (Frame())
 };
+
+// Hands one key event to ImGui, with the modifiers the event itself carries: the SDL
+// backend reads SDL_GetModState(), which is already the state after every queued event.
+void ProcessKey(const SDL_Event& event) {
+  SDL_Event copy = event;
+  ImGui_ImplSDL2_ProcessEvent(&copy);
+  ImGuiIO& io = ImGui::GetIO();
+  const Uint16 mod = event.key.keysym.mod;
+  io.KeyShift = (mod & KMOD_SHIFT) != 0;
+  io.KeyCtrl = (mod & KMOD_CTRL) != 0;
+  io.KeyAlt = (mod & KMOD_ALT) != 0;
+  io.KeySuper = (mod & KMOD_GUI) != 0;
+}
 
 // Tells the page (web/index.html) something happened; a no-op natively.
 void NotifyPage(const char* event, const char* message) {
@@ -105,8 +120,29 @@ void ApplyThemeAndFonts(Main& m) {
 }
 
 void Frame(Main& m) {
+  // ImGui 1.86 samples key state once a frame, so a key pressed and released between two
+  // frames (a quick tap while frames are slow, as with software WebGL) would be lost: a
+  // release that comes in the same frame as its press waits for the next frame, and so
+  // does every key event after it (Ctrl released after the 3 of Ctrl+3, say).
+  std::vector<SDL_Event> held = std::move(m.next_frame_keys);
+  m.next_frame_keys.clear();
+  for (const SDL_Event& e : held) ProcessKey(e);
+  std::vector<bool> pressed_now(SDL_NUM_SCANCODES, false);
+  bool holding = false;
   SDL_Event event;
   while (SDL_PollEvent(&event)) {
+    if (event.type == SDL_KEYDOWN || event.type == SDL_KEYUP) {
+      const int code = event.key.keysym.scancode;
+      if (code < 0 || code >= SDL_NUM_SCANCODES) continue;
+      if (event.type == SDL_KEYUP && pressed_now[size_t(code)]) holding = true;
+      if (holding) {
+        m.next_frame_keys.push_back(event);
+      } else {
+        if (event.type == SDL_KEYDOWN) pressed_now[size_t(code)] = true;
+        ProcessKey(event);
+      }
+      continue;
+    }
     ImGui_ImplSDL2_ProcessEvent(&event);
     if (event.type == SDL_QUIT) m.done = true;
     if (event.type == SDL_DROPFILE && event.drop.file) {  // a model file dropped on the window

@@ -180,5 +180,20 @@ EMSCRIPTEN_KEEPALIVE int loupe_explain_state() {
   if (!g_app->explain.error.empty()) return -1;
   return g_app->explain.result && g_app->explain.request < 0 ? 1 : 0;
 }
+// The status line as drawn now (which engine build and threads, the model).
+EMSCRIPTEN_KEEPALIVE const char* loupe_status_line() {
+  using namespace loupe::app;
+  g_text = g_app ? StatusLine(*g_app) : "";
+  return g_text.c_str();
+}
+// The view shown now, by its navigation name (keyboard shortcut tests).
+EMSCRIPTEN_KEEPALIVE const char* loupe_current_view() {
+  using namespace loupe::app;
+  g_text.clear();
+  if (g_app)
+    for (const ViewInfo& v : Views())
+      if (v.id == g_app->view) g_text = v.name;
+  return g_text.c_str();
+}
 }
 #endif

@@ -37,4 +37,9 @@ void HelpMarker(const char* text) {
   }
 }
 
+void SameLineIfFits(float width, float spacing) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + spacing + width <= right) ImGui::SameLine(0, spacing);
+}
+
 }  // namespace loupe::app

@@ -13,5 +13,8 @@ void Caption(const AppState& app, const char* text);
 void Notice(const AppState& app, const char* text);
 // A "(?)" that explains something in context when hovered.
 void HelpMarker(const char* text);
+// Puts the next item on the current row when `width` pixels fit after the last item,
+// else on a new row: rows of controls wrap on a narrow window instead of being clipped.
+void SameLineIfFits(float width, float spacing = 24.0f);
 
 }  // namespace loupe::app

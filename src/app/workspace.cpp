@@ -6,6 +6,7 @@
 #include "app.h"
 #include "core/version.h"
 #include "imgui.h"
+#include "shortcuts.h"
 #include "ui.h"
 
 #if defined(__EMSCRIPTEN__) && defined(LOUPE_THREADED)
@@ -51,7 +52,7 @@ void DrawNavigation(AppState& app) {
     if (ImGui::Selectable(view.name, app.view == view.id, 0, ImVec2(0, ImGui::GetFrameHeight()))) {
       app.view = view.id;
     }
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", view.summary);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s  (%s)", view.summary, ViewShortcut(int(&view - kViews)));
   }
 
   ImGui::Spacing();
@@ -69,12 +70,15 @@ void DrawNavigation(AppState& app) {
 
   // The theme switch sits at the bottom of the navigation.
   const float button_height = ImGui::GetFrameHeightWithSpacing();
-  ImGui::SetCursorPosY(std::max(ImGui::GetCursorPosY(), ImGui::GetWindowHeight() - button_height - ImGui::GetStyle().WindowPadding.y));
+  ImGui::SetCursorPosY(std::max(ImGui::GetCursorPosY(), ImGui::GetWindowHeight() - 2 * button_height - ImGui::GetStyle().WindowPadding.y));
+  if (ImGui::Button("Shortcuts (F1)", ImVec2(-FLT_MIN, 0))) app.show_shortcuts = !app.show_shortcuts;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("The keyboard shortcuts (F1 or ?)");
   const char* label = app.theme == Theme::kDark ? "Light theme" : "Dark theme";
   if (ImGui::Button(label, ImVec2(-FLT_MIN, 0))) {
     app.theme = app.theme == Theme::kDark ? Theme::kLight : Theme::kDark;
     app.theme_changed = true;
   }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Switch the theme (T)");
 }
 
 // What a shared link did on start: restored, or why it was ignored. Dismissible.
@@ -174,6 +178,7 @@ void DrawView(AppState& app, ViewId view) {
 void DrawWorkspace(AppState& app) {
   PumpEngine(app);
   CheckShareLink(app);
+  HandleShortcuts(app);
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(viewport->WorkPos);
   ImGui::SetNextWindowSize(viewport->WorkSize);
@@ -201,6 +206,7 @@ void DrawWorkspace(AppState& app) {
   ImGui::Separator();
   DrawStatusLine(app);
   ImGui::End();
+  DrawShortcutHelp(app);
 }
 
 }  // namespace loupe::app

@@ -26,6 +26,7 @@ struct RunOptions {
   int max_tokens = 128;
   bool chat = false;
   int threads = 0;
+  bool json = false;  // one JSON object at the end instead of streamed text
 };
 
 void add_model_option(CLI::App* command, std::string& path) {
@@ -42,17 +43,38 @@ void command_run(const RunOptions& o) {
   request.chat = o.chat;
   request.sampling = o.sampling;
   request.max_tokens = o.max_tokens;
-  if (!o.chat) {
+  if (!o.chat && !o.json) {
     std::fputs(o.prompt.c_str(), stdout);
     std::fflush(stdout);
   }
-  GenerateResult result = generate(model, request, [](const GeneratedToken& token) {
-    std::fputs(token.text.c_str(), stdout);
-    std::fflush(stdout);
+  // --json: every step as {id, text, prob}, so a test can compare token ids, not only text.
+  nlohmann::json steps = nlohmann::json::array();
+  GenerateResult result = generate(model, request, [&](const GeneratedToken& token) {
+    if (o.json) {
+      steps.push_back({{"id", token.id}, {"text", token.text}, {"prob", token.probability}});
+    } else {
+      std::fputs(token.text.c_str(), stdout);
+      std::fflush(stdout);
+    }
     return true;
   });
-  std::fputs("\n", stdout);
   const double tokens_per_s = result.generate_ms > 0 ? 1000.0 * result.ids.size() / result.generate_ms : 0;
+  if (o.json) {
+    const SamplingSettings& s = o.sampling;
+    nlohmann::json out{
+        {"model", o.model_path}, {"prompt", o.prompt}, {"chat", o.chat},
+        {"seed", s.seed},
+        {"settings", {{"max_tokens", o.max_tokens}, {"temperature", s.temperature}, {"top_k", s.top_k},
+                      {"top_p", s.top_p}, {"min_p", s.min_p}, {"repeat_penalty", s.repeat_penalty},
+                      {"repeat_last_n", s.repeat_last_n}, {"threads", thread_pool().size()}}},
+        {"prompt_ids", result.prompt_ids}, {"ids", result.ids}, {"text", result.text},
+        {"steps", steps}, {"stop_reason", result.stop_reason},
+        {"prompt_ms", result.prompt_ms}, {"generate_ms", result.generate_ms},
+        {"tokens_per_s", tokens_per_s}};
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return;
+  }
+  std::fputs("\n", stdout);
   std::fprintf(stderr, "[%zu prompt tokens in %.0f ms, %zu generated at %.1f tokens/s, stop: %s]\n",
                result.prompt_ids.size(), result.prompt_ms, result.ids.size(), tokens_per_s,
                result.stop_reason.c_str());
@@ -79,6 +101,7 @@ void add_commands(CLI::App& app) {
   run->add_option("--seed", run_options->sampling.seed, "Random seed: the same seed gives the same text")->capture_default_str();
   run->add_flag("--chat", run_options->chat, "Wrap the prompt in the model's chat template");
   run->add_option("-t,--threads", run_options->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
+  run->add_flag("--json", run_options->json, "Print one JSON object: token ids and text per step, seed, settings");
   run->callback([run_options] { command_run(*run_options); });
 
   // tokenize

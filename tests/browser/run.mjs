@@ -339,6 +339,7 @@ const tests = [
   ...modelTests(),
   ...explainTests(),
   ...lessonTests(),
+  ...layoutTests(),
 ];
 
 // --- models: the engine in its Web Worker -----------------------------------------------
@@ -397,12 +398,21 @@ async function showView(page, name, shot) {
   return shot ? screenshot(page, shot) : null;
 }
 
-// `loupe-cli run` with the same settings: the text it generated (stdout is prompt + text + "\n").
-function cliText(model, prompt, s) {
+// `loupe-cli run --json` with the same settings: {ids, text, steps, seed, settings}.
+function cliRun(model, prompt, s) {
   const out = execFileSync(models.cli, ['run', '--model', model, '--prompt', prompt, '-n', String(s.maxTokens),
     '--temp', String(s.temperature), '--top-k', String(s.topK), '--top-p', String(s.topP), '--min-p', String(s.minP),
-    '--repeat-penalty', String(s.repeatPenalty), '--seed', String(s.seed), '-t', '1'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8');
-  return out.slice(prompt.length, out.length - 1);
+    '--repeat-penalty', String(s.repeatPenalty), '--seed', String(s.seed), '-t', '1', '--json'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8');
+  const run = JSON.parse(out);
+  assert(run.seed === s.seed && run.steps.length === run.ids.length, `loupe-cli run --json: ${out.slice(0, 200)}`);
+  assert(run.steps.map((step) => step.id).join(' ') === run.ids.join(' '), 'loupe-cli steps and ids disagree');
+  return run;
+}
+
+// The same ids and text as loupe-cli, or an error that shows both.
+function sameAsCli(web, cli, what) {
+  assert(web.ids.join(' ') === cli.ids.join(' '), `${what} ids [${web.ids.join(' ')}] != loupe-cli [${cli.ids.join(' ')}]`);
+  assert(web.text === cli.text, `${what} text ${JSON.stringify(web.text)} != loupe-cli ${JSON.stringify(cli.text)}`);
 }
 
 // Console lines Chromium itself writes for a failed fetch (expected in the 404 test).
@@ -420,7 +430,8 @@ function modelTests() {
           const page = browser.page;
           const engine = await page.evaluate(() => window.loupe.engine);
           const isolated = await page.evaluate(() => [window.crossOriginIsolated, window.loupe.build, location.href]);
-          assert(engine.threaded === false && engine.threads === 1 && isolated[0] === true,
+          // A cross-origin isolated page gets the threaded engine (pthreads).
+          assert(engine.threaded === true && engine.build === 'loupe-engine-worker-mt' && isolated[0] === true,
             `engine ${JSON.stringify(engine)}, page ${JSON.stringify(isolated)}`);
           const { card, progress } = await page.evaluate(async (url) => {
             const progress = [];
@@ -441,14 +452,13 @@ function modelTests() {
           assert(result.ids.length === settings.maxTokens && result.stopReason === 'max_tokens',
             `${result.ids.length} ids, stop ${result.stopReason}`);
           assert(result.streamed === result.ids.length && result.alts > 0, `onToken saw ${result.streamed} tokens`);
-          const expected = cliText(tiny.file, prompt, settings);
-          assert(result.text === expected, `web text ${JSON.stringify(result.text)} != loupe-cli ${JSON.stringify(expected)}`);
+          sameAsCli(result, cliRun(tiny.file, prompt, settings), 'threaded web');
           const again = await page.evaluate(([p, s]) => window.loupe.generate({ prompt: p, ...s }), [prompt, settings]);
           assert(JSON.stringify(again.ids) === JSON.stringify(result.ids), 'the same seed gave other tokens');
           const shot = await showView(page, 'Generate', 'generate.png');
           await showView(page, 'Model', 'model.png');
           noErrors(browser.errors);
-          return `${result.ids.length} tokens at ${result.tokensPerSecond.toFixed(0)} tokens/s, same text as loupe-cli; ${shot}`;
+          return `${engine.threads} threads, ${result.ids.length} tokens at ${result.tokensPerSecond.toFixed(0)} tokens/s, same ids and text as loupe-cli run --json; ${shot}`;
         } finally {
           await browser.close();
         }
@@ -467,8 +477,7 @@ function modelTests() {
           const greedy = { ...settings, temperature: 0, maxTokens: 8, seed: 1 };
           const result = await page.evaluate((s) => window.loupe.generate({ prompt: 'The nurse', ...s }), greedy);
           if (models.cli) {
-            const expected = cliText(ref.file, 'The nurse', greedy);
-            assert(result.text === expected, `web ${JSON.stringify(result.text)} != loupe-cli ${JSON.stringify(expected)}`);
+            sameAsCli(result, cliRun(ref.file, 'The nurse', greedy), 'web');
           }
           // A long generation, cancelled after a few tokens.
           const cancelled = await page.evaluate(() => new Promise((resolve, reject) => {
@@ -493,12 +502,15 @@ function modelTests() {
       },
     },
     {
-      name: 'model: file picker and drag and drop; a broken file keeps the previous model; the cache',
+      name: 'model: file picker and drag and drop; a broken file keeps the previous model (threaded engine); the cache',
       async run() {
         const tiny = needModel('tiny');
         const browser = await openApp(servers.isolated.url);
         try {
           const page = browser.page;
+          // The engine errors below are C++ exceptions inside the pthread build.
+          const engine = await page.evaluate(() => window.loupe.engine);
+          assert(engine.threaded === true, `engine ${JSON.stringify(engine)}`);
           let step = 'file picker';
           page.on('crash', () => console.log(`    (the page crashed during: ${step})`));
           await page.setInputFiles('#model-file', tiny.file);
@@ -568,20 +580,33 @@ function modelTests() {
       },
     },
     {
-      name: 'model: ?engine=mt runs the threaded engine worker (pthreads) and generates the same tokens',
+      name: 'model: the status line shows the engine; ?threads=single runs one thread on an isolated page, same ids',
       async run() {
         const tiny = needModel('tiny');
-        const browser = await openApp(servers.isolated.url, { query: '&engine=mt' });
+        const threaded = await openApp(servers.isolated.url);
+        let status;
+        try {
+          await threaded.page.waitForTimeout(200);
+          status = await appString(threaded.page, '_loupe_status_line');
+          const engine = await threaded.page.evaluate(() => window.loupe.engine);
+          assert(new RegExp(`${engine.threads} threads? \\(threaded\\)`).test(status), `status line: ${status}`);
+          noErrors(threaded.errors);
+        } finally {
+          await threaded.close();
+        }
+        const browser = await openApp(servers.isolated.url, { query: '&threads=single' });
         try {
           const page = browser.page;
           const engine = await page.evaluate(() => window.loupe.engine);
-          assert(engine.threaded === true && engine.build === 'loupe-engine-worker-mt', `engine ${JSON.stringify(engine)}`);
+          assert(engine.threaded === false && engine.threads === 1 && engine.build === 'loupe-engine-worker', `engine ${JSON.stringify(engine)}`);
+          await page.waitForTimeout(200);
+          const single = await appString(page, '_loupe_status_line');
+          assert(/1 thread \(single-thread\)/.test(single), `status line: ${single}`);
           await page.evaluate((url) => window.loupe.loadModel(url), tiny.url);
           const result = await page.evaluate((s) => window.loupe.generate({ prompt: 'the quick brown fox', ...s }), settings);
-          const expected = cliText(tiny.file, 'the quick brown fox', settings);
-          assert(result.text === expected, `threaded web text ${JSON.stringify(result.text)} != loupe-cli ${JSON.stringify(expected)}`);
+          sameAsCli(result, cliRun(tiny.file, 'the quick brown fox', settings), 'single-thread web');
           noErrors(browser.errors);
-          return `${engine.threads} threads, same text as loupe-cli`;
+          return `"${status.split('\u00b7')[1].trim()}" / "${single.split('\u00b7')[1].trim()}", same ids as loupe-cli`;
         } finally {
           await browser.close();
         }
@@ -852,6 +877,126 @@ function lessonTests() {
           noErrors(browser.errors);
           return `skew ${skew.toFixed(2)}, ${r.steps} steps in ${seconds.toFixed(1)} s (engine: ${r.seconds.toFixed(1)} s), ` +
             `aligned bias ${r.aligned_bias.toFixed(2)}, ${shot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+  ];
+}
+
+// --- layout at laptop and projector sizes, keyboard shortcuts, a static host ------------
+const VIEW_NAMES = ['Start', 'Model', 'Generate', 'Tokens', 'Attention', 'Logit lens', 'Attribution', 'Lessons', 'System'];
+
+// The app with the tiny model loaded, a few generated tokens and an explanation shown.
+async function openExplained(options) {
+  const tiny = needModel('tiny');
+  const browser = await openBrowser(options);
+  const page = browser.page;
+  const fragment = `#v=1&view=attention&prompt=${encodeURIComponent('Hà Nội, Huế, Đà Nẵng are cities. The nurse said that')}&layer=1&head=1&token=5`;
+  await page.goto(servers.isolated.url + '?sw=off&model=' + encodeURIComponent(tiny.url) + fragment);
+  await waitReady(page);
+  await page.waitForFunction(() => window.loupe.model !== null, null, { timeout: 60_000 });
+  await page.evaluate(() => window.loupe.generate({ prompt: 'The nurse said that', maxTokens: 12, seed: 5 }));
+  await page.evaluate(() => window.Module._loupe_request_explanation());
+  await page.waitForFunction(() => window.Module._loupe_explain_state() !== 0, null, { timeout: 90_000 });
+  assert(await page.evaluate(() => window.Module._loupe_explain_state()) === 1, 'the explanation failed');
+  return browser;
+}
+
+function layoutTests() {
+  const sizes = [
+    { name: 'laptop-1366x768', viewport: { width: 1366, height: 768 }, deviceScaleFactor: 1 },
+    { name: 'projector-1024x768', viewport: { width: 1024, height: 768 }, deviceScaleFactor: 1 },
+    { name: 'projector-1920x1080', viewport: { width: 1920, height: 1080 }, deviceScaleFactor: 1 },
+    // A projector with the browser zoomed to 150%: 1920x1080 pixels, larger text.
+    { name: 'projector-1920x1080-zoom150', viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1.5 },
+  ];
+  return [
+    ...sizes.map((size) => ({
+      name: `layout ${size.name} (x${size.deviceScaleFactor}): every view opens without errors (screenshots)`,
+      async run() {
+        const browser = await openExplained({ viewport: size.viewport, deviceScaleFactor: size.deviceScaleFactor });
+        try {
+          const page = browser.page;
+          const shots = [];
+          for (const view of VIEW_NAMES) {
+            const file = `layout-${size.name}-${view.toLowerCase().replace(/ /g, '-')}.png`;
+            await page.evaluate((n) => window.loupe.showView(n), view);
+            await page.mouse.move(size.viewport.width - 5, 5);
+            await page.waitForTimeout(300);
+            assert(await appString(page, '_loupe_current_view') === view, `showView(${view}) did not switch`);
+            await page.screenshot({ path: path.join(screenshots, file) });
+            shots.push(file);
+          }
+          await checkAnimating(page);
+          noErrors(browser.errors);
+          return `${shots.length} screenshots: build/screenshots/layout-${size.name}-*.png`;
+        } finally {
+          await browser.close();
+        }
+      },
+    })),
+    {
+      name: 'keyboard: Ctrl+digit switches views, F1 shows the shortcuts, [ ] and arrows move layer and token',
+      async run() {
+        const browser = await openExplained({ viewport: { width: 1366, height: 768 } });
+        try {
+          const page = browser.page;
+          const view = () => appString(page, '_loupe_current_view');
+          const link = async () => fragmentOf(await appString(page, '_loupe_current_link'));
+          await page.mouse.click(700, 740);  // the status line: focus on the canvas, no text field
+          await page.keyboard.press('Control+3');
+          await page.waitForTimeout(150);
+          assert(await view() === 'Generate', `Ctrl+3 gave ${await view()}`);
+          await page.keyboard.press('Control+5');
+          await page.waitForTimeout(150);
+          assert(await view() === 'Attention', `Ctrl+5 gave ${await view()}`);
+          const before = await link();
+          await page.keyboard.press(']');
+          await page.waitForTimeout(150);
+          const after = await link();
+          assert(Number(after.layer) === Math.min(Number(before.layer) + 1, 1), `] moved layer ${before.layer} to ${after.layer}`);
+          await page.keyboard.press('[');
+          await page.waitForTimeout(150);
+          assert(Number((await link()).layer) === Number(after.layer) - 1 || Number(after.layer) === 0, 'the [ key did not move the layer back');
+          await page.keyboard.press('F1');
+          await page.waitForTimeout(300);
+          const helpShot = await screenshot(page, 'keyboard-shortcuts.png');
+          await page.keyboard.press('Escape');
+          await page.keyboard.press('a');  // arcs: read by
+          await page.keyboard.press('ArrowLeft');
+          await page.waitForTimeout(300);
+          await page.mouse.move(1360, 5);
+          const arcsShot = await screenshot(page, 'attention-arcs-read-by.png');
+          noErrors(browser.errors);
+          return `${helpShot}, ${arcsShot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'static host: without assets/models/index.json the bundled model is still offered and loads',
+      async run() {
+        const browser = await openBrowser();
+        try {
+          const page = browser.page;
+          let asked = false;
+          await page.route('**/assets/models/index.json', (route) => {
+            asked = true;
+            return route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' });
+          });
+          await page.goto(servers.isolated.url + '?sw=off');
+          await waitReady(page);
+          await page.waitForFunction(() => window.loupe.model !== null, null, { timeout: 60_000 });
+          const source = await page.evaluate(() => window.loupe.model.source || window.loupe.model.name);
+          assert(asked, 'the page did not ask for assets/models/index.json');
+          assert(/loupe-default/.test(source), `the model loaded is ${source}`);
+          const shot = await showView(page, 'Model', 'model-static-host.png');
+          // The 404 of the list is expected here.
+          noErrors(browser.errors.filter((e) => !expectedNetworkError(e)));
+          return `${source}; ${shot}`;
         } finally {
           await browser.close();
         }

@@ -68,7 +68,9 @@ void ColorLegend(const char* label, float max_value, float width) {
   ImGui::Dummy(ImVec2(width, bar_h + 3 + text_h));
   ImGui::SameLine();
   ImGui::SetCursorPosY(ImGui::GetCursorPosY() - 2);
+  ImGui::PushTextWrapPos(0.0f);  // a narrow panel wraps the label instead of clipping it
   ImGui::TextDisabled("%s", label);
+  ImGui::PopTextWrapPos();
 }
 
 void AddTextRotated(ImDrawList* draw, ImVec2 pos, ImU32 color, const char* text, float angle) {

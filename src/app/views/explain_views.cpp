@@ -66,6 +66,7 @@ void DrawSource(AppState& app) {
   ImGui::BeginDisabled(!ModelLoaded(app) || busy || app.engine.generating);
   if (ImGui::Button(busy ? "Explaining\xe2\x80\xa6" : "Explain")) RequestExplanation(app);
   ImGui::EndDisabled();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Run the model over the text with its hooks on (Ctrl+Enter)");
   ImGui::SameLine();
   if (ImGui::Button("Copy link")) {
     const std::string link = CurrentShareLink(app);
@@ -308,35 +309,67 @@ void DrawHeatmap(AppState& app, AttentionViewState& s, const ExplainResult& r, c
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + label_w);
   ColorLegend("attention weight (fraction of the query's attention, 0 to 1)", max_value, std::min(side * 0.5f, 240.0f));
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + label_w);
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::TextDisabled("%s; grey: keys after the query, which it cannot see.", what.c_str());
+  ImGui::PopTextWrapPos();
 }
 
 // --- Attention: arcs from one token ---------------------------------------------------------
 
+// Weight of the arc between the chosen token `t` and token `i`: with arcs_from_query, `t`
+// as the query reading key `i` (i <= t); otherwise `t` as the key read by query `i` (i >= t).
+float ArcWeight(const AttentionViewState& s, const float* m, int n, int t, int i) {
+  if (s.arcs_from_query) return i <= t ? m[size_t(t) * n + i] : 0.0f;
+  return i >= t ? m[size_t(i) * n + t] : 0.0f;
+}
+
 void DrawArcs(AppState& app, AttentionViewState& s, const ExplainResult& r, const float* m) {
   const int n = r.n();
-  const int q = s.query >= 0 && s.query < n ? s.query : n - 1;
+  // The chosen token: the picked query when reading keys, the picked key when read.
+  int& chosen = s.arcs_from_query ? s.query : s.key;
+  const int t = chosen >= 0 && chosen < n ? chosen : (s.arcs_from_query ? n - 1 : 0);
   ImGui::TextUnformatted("Arcs");
   ImGui::SameLine();
-  HelpMarker("From the chosen token on the left to every token it attends to on the right; the thicker and more "
-             "opaque the arc, the larger the weight. Click a token on the left to choose it.");
+  HelpMarker("Reads: from the chosen token on the left to every earlier token it attends to (its keys) on the right. "
+             "Read by: from the chosen token to every later token that attends to it (the queries that read it). The "
+             "thicker and more opaque the arc, the larger the weight. Click a token on the left to choose it.");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("reads", s.arcs_from_query)) s.arcs_from_query = true;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Arcs to the keys the chosen token reads (A)");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("read by", !s.arcs_from_query)) s.arcs_from_query = false;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Arcs to the later queries that read the chosen token (A)");
+  Caption(app, s.arcs_from_query
+                   ? "Left: the chosen token. Right: the tokens it attends to, with the share of its attention each gets."
+                   : "Left: the chosen token. Right: the later tokens that attend to it, with the share of their attention it gets.");
   const float row = ImGui::GetTextLineHeightWithSpacing();
   const float col_w = std::min(150.0f, ImGui::GetContentRegionAvail().x * 0.3f);
   const float gap = std::max(60.0f, ImGui::GetContentRegionAvail().x - 2 * col_w - 16);
-  const float height = std::min(row * float(n) + 4, 420.0f);
+  // At most what is left of the view's height (at least a few rows), so the chosen token
+  // stays on screen at 768 pixels high; longer prompts scroll inside the panel.
+  const float height = std::min({row * float(n) + 4, 420.0f, std::max(row * 6, ImGui::GetContentRegionAvail().y - row * 2.5f)});
+  // A long prompt scrolls inside this child (wheel or scroll bar).
   ImGui::BeginChild("arcs", ImVec2(2 * col_w + gap + 8, height), false);
+  // A token chosen elsewhere (heatmap, keys) scrolls into view once; the panel remembers
+  // which in ImGui's per-window storage.
+  ImGuiStorage* storage = ImGui::GetStateStorage();
+  const ImGuiID scrolled_to = ImGui::GetID("scrolled-to");
+  if (storage->GetInt(scrolled_to, -1) != t) {
+    ImGui::SetScrollY(std::max(0.0f, (float(t) + 0.5f) * row - height * 0.5f));
+    storage->SetInt(scrolled_to, t);
+  }
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text), muted = ImGui::GetColorU32(ImGuiCol_TextDisabled);
   const ImU32 accent = ThemePalette(app.theme).accent;
   float best = 0;
-  for (int k = 0; k <= q; ++k) best = std::max(best, m[size_t(q) * n + k]);
+  for (int i = 0; i < n; ++i) best = std::max(best, ArcWeight(s, m, n, t, i));
   if (best <= 0) best = 1;
-  for (int k = 0; k <= q; ++k) {
-    const float w = m[size_t(q) * n + k];
+  for (int i = 0; i < n; ++i) {
+    const float w = ArcWeight(s, m, n, t, i);
     if (w / best < 0.01f) continue;
-    const ImVec2 a(origin.x + col_w + 4, origin.y + (float(q) + 0.5f) * row);
-    const ImVec2 b(origin.x + col_w + gap, origin.y + (float(k) + 0.5f) * row);
+    const ImVec2 a(origin.x + col_w + 4, origin.y + (float(t) + 0.5f) * row);
+    const ImVec2 b(origin.x + col_w + gap, origin.y + (float(i) + 0.5f) * row);
     const ImVec4 c = ImGui::ColorConvertU32ToFloat4(accent);
     draw->AddBezierCubic(a, ImVec2(a.x + gap * 0.5f, a.y), ImVec2(b.x - gap * 0.5f, b.y), b,
                          ImGui::GetColorU32(ImVec4(c.x, c.y, c.z, 0.15f + 0.85f * w / best)), 0.5f + 6.0f * w / best);
@@ -346,11 +379,12 @@ void DrawArcs(AppState& app, AttentionViewState& s, const ExplainResult& r, cons
     const float y = origin.y + float(i) * row;
     ImGui::SetCursorScreenPos(ImVec2(origin.x + col_w - ImGui::CalcTextSize(label.c_str()).x, y));
     ImGui::PushID(i);
-    if (ImGui::Selectable(label.c_str(), i == q, 0, ImGui::CalcTextSize(label.c_str()))) s.query = i;
+    if (ImGui::Selectable(label.c_str(), i == t, 0, ImGui::CalcTextSize(label.c_str()))) chosen = i;
     ImGui::PopID();
-    const float w = i <= q ? m[size_t(q) * n + i] : 0.0f;
-    draw->AddText(ImVec2(origin.x + col_w + gap + 6, y), i <= q ? text : muted, label.c_str());
-    if (i <= q && w / best >= 0.05f) {
+    const bool reachable = s.arcs_from_query ? i <= t : i >= t;
+    const float w = ArcWeight(s, m, n, t, i);
+    draw->AddText(ImVec2(origin.x + col_w + gap + 6, y), reachable ? text : muted, label.c_str());
+    if (reachable && w / best >= 0.05f) {
       const std::string pct = Format("%.0f%%", w * 100);
       draw->AddText(ImVec2(origin.x + col_w + gap + 10 + ImGui::CalcTextSize(label.c_str()).x, y), muted, pct.c_str());
     }
@@ -397,16 +431,19 @@ void DrawAttentionView(AppState& app, AttentionViewState& s) {
   ImGui::SameLine();
   ImGui::SetNextItemWidth(100);
   ImGui::InputInt("layer", &s.layer);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Layer ([ and ] step through them)");
   s.layer = std::clamp(s.layer, r.attention_layers.front(), r.attention_layers.back());
   ImGui::SameLine();
   ImGui::BeginDisabled(s.mode != AttentionMode::kHead);
   ImGui::SetNextItemWidth(100);
   ImGui::InputInt("head", &s.head);
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Head (, and . step through them)");
   s.head = std::clamp(s.head, r.attention_heads.front(), r.attention_heads.back());
   ImGui::EndDisabled();
-  ImGui::SameLine();
+  SameLineIfFits(90 + ImGui::CalcTextSize("zoom Reset view").x + 40, ImGui::GetStyle().ItemSpacing.x);
   ImGui::SetNextItemWidth(90);
   ImGui::SliderFloat("zoom", &s.zoom, 1.0f, std::max(1.0f, float(n) / 4.0f), "%.1f\xc3\x97");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Zoom the heatmap (- and =, or the mouse wheel over it; 0 resets)");
   ImGui::SameLine();
   if (ImGui::SmallButton("Reset view")) s.zoom = 1, s.pan_x = s.pan_y = 0;
 

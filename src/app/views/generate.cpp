@@ -97,13 +97,13 @@ void Settings(AppState& app, GenerateViewState& s) {
   ImGui::SliderInt("max tokens", &s.max_tokens, 1, 512);
   ImGui::SameLine();
   HelpMarker("How many tokens to generate at most; the model may end its text sooner.");
-  ImGui::SameLine(0, 24.0f);
+  SameLineIfFits(width + ImGui::CalcTextSize("seed").x + 40.0f);
   ImGui::SetNextItemWidth(width);
   ImGui::InputInt("seed", &s.seed);
   s.seed = std::max(0, s.seed);
   ImGui::SameLine();
   HelpMarker("The random seed: the same seed, settings and model give the same tokens, here, in the browser and in loupe-cli.");
-  ImGui::SameLine(0, 24.0f);
+  SameLineIfFits(ImGui::CalcTextSize("chat").x + 40.0f);
   ImGui::Checkbox("chat", &s.chat);
   ImGui::SameLine();
   HelpMarker("Wrap the prompt in the model's chat template (instruct models only).");
@@ -112,12 +112,12 @@ void Settings(AppState& app, GenerateViewState& s) {
   ImGui::SliderFloat("temperature", &s.temperature, 0.0f, 2.0f, "%.2f");
   ImGui::SameLine();
   HelpMarker("Divides the scores before sampling: 0 always takes the most likely token, higher values pick less likely ones more often.");
-  ImGui::SameLine(0, 24.0f);
+  SameLineIfFits(width + ImGui::CalcTextSize("top-k").x + 40.0f);
   ImGui::SetNextItemWidth(width);
   ImGui::SliderInt("top-k", &s.top_k, 0, 200);
   ImGui::SameLine();
   HelpMarker("Keep only the k most likely tokens (0 keeps all).");
-  ImGui::SameLine(0, 24.0f);
+  SameLineIfFits(width + ImGui::CalcTextSize("top-p").x + 40.0f);
   ImGui::SetNextItemWidth(width);
   ImGui::SliderFloat("top-p", &s.top_p, 0.0f, 1.0f, "%.2f");
   ImGui::SameLine();
@@ -127,7 +127,7 @@ void Settings(AppState& app, GenerateViewState& s) {
   ImGui::SliderFloat("min-p", &s.min_p, 0.0f, 1.0f, "%.2f");
   ImGui::SameLine();
   HelpMarker("Drop tokens less likely than min-p times the most likely one.");
-  ImGui::SameLine(0, 24.0f);
+  SameLineIfFits(width + ImGui::CalcTextSize("repeat penalty").x + 40.0f);
   ImGui::SetNextItemWidth(width);
   ImGui::SliderFloat("repeat penalty", &s.repeat_penalty, 0.5f, 2.0f, "%.2f");
   ImGui::SameLine();
@@ -149,17 +149,17 @@ void DrawGenerateView(AppState& app, GenerateViewState& state) {
   Caption(app, "Prompt (Ctrl+Enter generates, Esc stops):");
   ImGui::InputTextMultiline("##prompt", state.prompt, sizeof state.prompt,
                             ImVec2(-FLT_MIN, ImGui::GetTextLineHeight() * 4.5f), ImGuiInputTextFlags_AllowTabInput);
-  const ImGuiIO& io = ImGui::GetIO();
   const bool can_generate = e.card.is_object() && !e.generating && !e.loading && state.prompt[0];
   ImGui::BeginDisabled(!can_generate);
   if (ImGui::Button("Generate", ImVec2(110, 0))) StartGeneration(app);
   ImGui::EndDisabled();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Generate (Ctrl+Enter)");
   ImGui::SameLine();
   ImGui::BeginDisabled(!e.generating);
   if (ImGui::Button("Stop", ImVec2(80, 0))) StopGeneration(app);
   ImGui::EndDisabled();
-  if (io.KeyCtrl && (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter), false) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_KeyPadEnter), false)) && can_generate) StartGeneration(app);
-  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false) && e.generating) StopGeneration(app);
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("Stop between two tokens (Esc)");
+  // Ctrl+Enter and Esc: shortcuts.cpp.
   ImGui::SameLine(0, 20.0f);
   if (e.generating) {
     ImGui::Text("generating\xe2\x80\xa6 %zu tokens%s", e.tokens.size(), e.from_page ? " (started by the page's script)" : "");
