@@ -1,5 +1,5 @@
 // loupe-cli train: a config file in, checkpoints and a GGUF out (docs/training.md).
-//   loupe-cli train --config C.json [--resume] [--max-seconds S] [--export-only]
+//   loupe-cli train --config C.json [--resume] [--max-seconds S] [--stop-at-step N] [--export-only]
 // and loupe-cli two-cities: write the lesson's synthetic stories, or measure a model's
 // pronoun bias on them.
 #include <nlohmann/json.hpp>
@@ -82,6 +82,7 @@ struct TrainOptions {
   std::string config_path;
   bool resume = false, export_only = false;
   double max_seconds = 0;
+  int stop_at_step = 0;
 };
 
 void command_train(const TrainOptions& o) {
@@ -134,7 +135,9 @@ void command_train(const TrainOptions& o) {
   uint64_t start_tokens = trainer.tokens_seen();
   float last_loss = 0;
   bool stopped_early = false;
-  while (!o.export_only && trainer.steps_done() < c.steps) {
+  const auto stop_step_reached = [&] { return o.stop_at_step > 0 && trainer.steps_done() >= o.stop_at_step; };
+  if (!o.export_only && stop_step_reached()) stopped_early = true;
+  while (!o.export_only && trainer.steps_done() < c.steps && !stop_step_reached()) {
     const train::StepStats s = trainer.step();
     loss_avg += s.loss, ++loss_n, last_loss = s.loss;
     const bool eval = c.eval_every > 0 && (s.step % c.eval_every == 0 || s.step == c.steps);
@@ -152,7 +155,7 @@ void command_train(const TrainOptions& o) {
       trainer.save_checkpoint(ckpt);
       last_ckpt = now;
     }
-    if (g_stop || (o.max_seconds > 0 && now - session_start > o.max_seconds)) {
+    if (g_stop || (o.max_seconds > 0 && now - session_start > o.max_seconds) || stop_step_reached()) {
       stopped_early = true;
       break;
     }
@@ -184,6 +187,8 @@ void add_train_commands(CLI::App& app) {
   t->add_flag("--resume", o->resume, "Go on from the checkpoint in the config's out_dir");
   t->add_flag("--export-only", o->export_only, "Export the checkpoint as GGUF without training");
   t->add_option("--max-seconds", o->max_seconds, "Stop (with a checkpoint) after this many seconds");
+  t->add_option("--stop-at-step", o->stop_at_step, "Stop (with a checkpoint) once this many steps are done")
+      ->check(CLI::PositiveNumber);
   t->callback([o] { command_train(*o); });
 
   struct TwoCities { std::string stories_out, model; int count = 4000; bool skewed = false, json = false; uint64_t seed = 1; };
