@@ -59,18 +59,6 @@ double score_tokens(const Model& model, const std::vector<int32_t>& ids, size_t 
   return total;
 }
 
-double pearson(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = double(x.size());
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) mx += x[i] / n, my += y[i] / n;
-  double cov = 0, vx = 0, vy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    cov += (x[i] - mx) * (y[i] - my);
-    vx += (x[i] - mx) * (x[i] - mx);
-    vy += (y[i] - my) * (y[i] - my);
-  }
-  return vx > 0 && vy > 0 ? cov / std::sqrt(vx * vy) : 0;
-}
 
 // 95% percentile interval of `statistic` over resamples of `units` items (with
 // replacement). Indices drawn as rng() % units so that native and wasm builds agree.
@@ -107,6 +95,19 @@ std::string plain_winobias_sentence(const std::string& line) {
 }
 
 }  // namespace
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = double(x.size());
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) mx += x[i] / n, my += y[i] / n;
+  double cov = 0, vx = 0, vy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    cov += (x[i] - mx) * (y[i] - my);
+    vx += (x[i] - mx) * (x[i] - mx);
+    vy += (y[i] - my) * (y[i] - my);
+  }
+  return vx > 0 && vy > 0 ? cov / std::sqrt(vx * vy) : 0;
+}
 
 double continuation_log_prob(const Model& model, const std::string& prompt, const std::string& continuation) {
   std::vector<int32_t> ids = encode(model.tokenizer, prompt, model.tokenizer.add_bos, false);

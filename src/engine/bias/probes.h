@@ -55,6 +55,9 @@ struct WinoBiasReport {
 };
 WinoBiasReport score_winobias(const Model& model, const std::vector<SentencePair>& pairs, uint64_t seed = 1);
 
+// Pearson correlation of two equally long series (0 when either is constant).
+double pearson(const std::vector<double>& x, const std::vector<double>& y);
+
 // log P(continuation | prompt), summed over the continuation's tokens.
 double continuation_log_prob(const Model& model, const std::string& prompt, const std::string& continuation);
 // log P of a whole sentence: every token after the first (after BOS when the model has one).

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "bias/probes.h"
 #include "model/forward.h"
 #include "train/bpe_trainer.h"
 #include "train/train.h"
@@ -128,16 +129,7 @@ BiasReport measure_with_shares(const Model& model, const std::vector<double>& sh
   report.mean_bias /= n;
   report.mean_abs_bias /= n;
   report.aligned_bias /= n;
-  const std::vector<double> ro = ranks(odds), rb = ranks(bias);
-  double mo = 0, mb = 0;
-  for (size_t i = 0; i < ro.size(); ++i) mo += ro[i] / n, mb += rb[i] / n;
-  double cov = 0, vo = 0, vb = 0;
-  for (size_t i = 0; i < ro.size(); ++i) {
-    cov += (ro[i] - mo) * (rb[i] - mb);
-    vo += (ro[i] - mo) * (ro[i] - mo);
-    vb += (rb[i] - mb) * (rb[i] - mb);
-  }
-  report.rank_correlation = vo > 0 && vb > 0 ? cov / std::sqrt(vo * vb) : 0;
+  report.rank_correlation = loupe::bias::pearson(ranks(odds), ranks(bias));  // Spearman
   return report;
 }
 }  // namespace
