@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "explain/explain_json.h"
@@ -14,6 +15,23 @@
 namespace loupe {
 
 namespace {
+
+// A safetensors model sent as its files in one buffer, one after another:
+// "files": [{"name": "config.json", "bytes": 1234}, ...] (names without folders).
+std::map<std::string, std::vector<uint8_t>> split_files(const nlohmann::json& list, const std::vector<uint8_t>& bytes) {
+  if (!list.is_array() || list.empty()) fail("\"files\" must list the model's files with their sizes");
+  std::map<std::string, std::vector<uint8_t>> files;
+  size_t at = 0;
+  for (const nlohmann::json& file : list) {
+    const std::string name = file.at("name").get<std::string>();
+    const uint64_t size = file.at("bytes").get<uint64_t>();
+    if (size > bytes.size() - at) fail("the files' sizes add up to more than the bytes that came with them");
+    files[name].assign(bytes.begin() + std::ptrdiff_t(at), bytes.begin() + std::ptrdiff_t(at + size));
+    at += size;
+  }
+  if (at != bytes.size()) fail("the files' sizes add up to less than the bytes that came with them");
+  return files;
+}
 
 using Json = nlohmann::json;
 
@@ -83,8 +101,10 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
     if (op == "load") {
       if (generation_) generation_.reset();
       // Load first, replace after: a broken file leaves the previous model in place.
-      auto model = std::make_unique<Model>(
-          load_model_from_bytes(std::move(bytes), field<std::string>(request, "name", "model")));
+      const std::string name = field<std::string>(request, "name", "model");
+      auto model = std::make_unique<Model>(request.contains("files")
+                                               ? load_model_from_files(split_files(request.at("files"), bytes), name)
+                                               : load_model_from_bytes(std::move(bytes), name));
       model_ = std::move(model);
       gradient_weights_.reset();
       return {Json{{"event", "loaded"}, {"card", model_card_json(*model_)}}};

@@ -5,6 +5,8 @@
 //
 // Requests ({"op": ...}):
 //   load      (bytes given beside the JSON)  -> {"event":"loaded","card":{...}}
+//             a GGUF file; or a safetensors model as its files, one after another in
+//             the bytes, with {files: [{name, bytes}, ...]} (config.json, tokenizer.json, ...)
 //   info                                     -> {"event":"info","card":{...}}
 //   tokenize  {text, bos?}                   -> {"event":"tokens","tokens":[{id,text,bytes}]}
 //   generate  {prompt, seed?, max_tokens?, temperature?, top_k?, top_p?, min_p?,

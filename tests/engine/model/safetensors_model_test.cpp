@@ -14,6 +14,8 @@
 #include "kernels/matmul.h"
 #include "model/forward.h"
 #include "model/model.h"
+#include "session/session.h"
+#include "test_models.h"
 #include "test_support.h"
 
 namespace loupe {
@@ -251,6 +253,35 @@ TEST(SafetensorsModelErrors, MissingPiecesAreNamed) {
   EXPECT_NE(message({{"config.json", text("{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,"
                                           "\"num_attention_heads\":4,\"intermediate_size\":128,\"max_position_embeddings\":64}")},
                      {"tokenizer.json", text("{}")}}).find("model.safetensors"), std::string::npos);
+}
+
+// The session (app, web worker) takes a safetensors model as its files in one buffer, and
+// gives the same logits as reading them from a folder; sizes that do not add up are an
+// error and the previous model stays.
+TEST(SafetensorsModelSession, FilesInOneBufferLoadAsTheFolderDoes) {
+  test::TinyModelSpec spec;
+  spec.vocab = test::TinyVocab::Bytes;
+  spec.context = 64;
+  const Files files = to_hugging_face(test::tiny_model(spec));
+  std::vector<uint8_t> joined;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [name, bytes] : files) {
+    joined.insert(joined.end(), bytes.begin(), bytes.end());
+    list.push_back({{"name", name}, {"bytes", bytes.size()}});
+  }
+  Session session;
+  const auto loaded = session.handle({{"op", "load"}, {"name", "tiny-hf"}, {"files", list}}, joined);
+  ASSERT_EQ(loaded.at(0).at("event"), "loaded") << loaded.at(0).dump();
+  EXPECT_EQ(loaded.at(0).at("card").at("format"), "safetensors");
+  const std::vector<int32_t> ids = {84, 258, 32, 99, 97, 98};
+  EXPECT_EQ(all_logits(*session.model(), ids), all_logits(load_model_from_files(files, "folder"), ids));
+
+  nlohmann::json short_list = list;
+  short_list[0]["bytes"] = short_list[0]["bytes"].get<uint64_t>() - 1;
+  const auto bad = session.handle({{"op", "load"}, {"files", short_list}}, joined);
+  EXPECT_EQ(bad.at(0).at("event"), "error");
+  EXPECT_NE(bad.at(0).at("message").get<std::string>().find("sizes"), std::string::npos) << bad.at(0).dump();
+  EXPECT_EQ(session.model()->info.format, "safetensors");  // the previous model stays
 }
 
 }  // namespace
