@@ -87,6 +87,7 @@ void add_commands(CLI::App& app) {
   add_explain_command(app);
   add_train_commands(app);
   add_bias_command(app);
+  add_convert_command(app);
   // run
   auto run_options = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand("run", "Generate text from a prompt, streaming it to stdout");

@@ -13,5 +13,7 @@ void add_explain_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 // bias (cli/bias.cpp).
 void add_bias_command(CLI::App& app);
+// to-safetensors (cli/convert.cpp).
+void add_convert_command(CLI::App& app);
 
 }  // namespace loupe::cli
