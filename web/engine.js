@@ -151,9 +151,11 @@
 
   // --- loading -------------------------------------------------------------------------------
   // Sends model bytes to the worker (transferred, not copied); resolves with the card.
-  function loadBytes(buffer, { name, source, sha, origin, id }) {
+  function loadBytes(buffer, { name, source, sha, origin, id, files }) {
+    const body = { op: 'load', name, source, sha256: sha };
+    if (files) body.files = files;  // a safetensors model: its files one after another
     return new Promise((resolve, reject) => {
-      request({ op: 'load', name, source, sha256: sha }, {
+      request(body, {
         origin, id, bytes: buffer,
         onEvent(event) {
           if (event.event === 'loaded') resolve(event.card);
@@ -329,16 +331,67 @@
     return loadBytes(buffer, { name: file.name, source: file.name, sha, origin, id });
   }
 
+  // A Hugging Face model as its files (config.json, tokenizer.json, *.safetensors, picked or
+  // dropped together): read one after another into one buffer, with each file's size.
+  async function loadFileSet(all, { origin = 'page', id = nextPageId++ } = {}) {
+    const files = all.filter((f) => /\.(safetensors|json)$/i.test(f.name));
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    const weights = files.filter((f) => /\.safetensors$/i.test(f.name));
+    const label = weights.length === 1 ? weights[0].name : `${weights.length} safetensors files`;
+    toApp({ event: 'download', state: 'start', name: label, loaded: 0, total, rate: 0, eta_s: -1, request_id: id, origin });
+    const missing = ['config.json', 'tokenizer.json'].filter((n) => !files.some((f) => f.name === n));
+    const problem = missing.length
+      ? `a safetensors model needs ${missing.join(' and ')} beside its weights: pick or drop them together`
+      : tooLarge(total);
+    if (problem) {
+      fail('load', id, origin, problem);
+      throw new Error(problem);
+    }
+    const whole = new Uint8Array(total);
+    let at = 0;
+    try {
+      for (const file of files) {
+        const before = at;
+        const buffer = await readBody(new Response(file), file.size, null, (loaded, _total, rate) => {
+          const done = before + loaded;
+          toApp({ event: 'download', state: 'progress', name: label, loaded: done, total, rate,
+                  eta_s: rate > 0 ? (total - done) / rate : -1, request_id: id, origin });
+        });
+        whole.set(new Uint8Array(buffer), at);
+        at += buffer.byteLength;
+      }
+    } catch (err) {
+      const message = `could not read the files: ${String(err && err.message || err)}`;
+      fail('load', id, origin, message);
+      throw new Error(message);
+    }
+    toApp({ event: 'download', state: 'done', name: label, loaded: total, total, rate: 0, eta_s: 0, request_id: id, origin });
+    const sha = await sha256(whole.buffer);
+    return loadBytes(whole.buffer, { name: label, source: label, sha, origin, id,
+                                     files: files.map((f) => ({ name: f.name, bytes: f.size })) });
+  }
+
+  // Picked or dropped files: a safetensors set when any is .safetensors, else one GGUF file.
+  function loadPicked(list, options) {
+    const files = Array.from(list || []);
+    if (files.length === 0) return Promise.resolve(null);
+    if (files.some((f) => /\.safetensors$/i.test(f.name))) return loadFileSet(files, options);
+    return loadFile(files.find((f) => /\.gguf$/i.test(f.name)) || files[0], options);
+  }
+
   async function loadAnything(source, options = {}) {
     await engineReady();
     if (typeof source === 'string') return loadUrl(source, options);
+    if (Array.isArray(source) || (typeof FileList !== 'undefined' && source instanceof FileList)) {
+      return loadPicked(source, options);
+    }
     if (typeof Blob !== 'undefined' && source instanceof Blob) {
       return loadFile(source instanceof File ? source : new File([source], 'model.gguf'), options);
     }
     let buffer;
     if (source instanceof ArrayBuffer) buffer = source.slice(0);  // the caller keeps theirs
     else if (ArrayBuffer.isView(source)) buffer = source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength);
-    else throw new TypeError('loadModel wants a URL string, an ArrayBuffer, a Uint8Array, a Blob or a File');
+    else throw new TypeError('loadModel wants a URL string, an ArrayBuffer, a Uint8Array, a Blob, a File, or an array of Files (a safetensors model)');
     const id = nextPageId++;
     const large = tooLarge(buffer.byteLength);
     if (large) {
@@ -358,13 +411,14 @@
   const fileInput = document.createElement('input');
   fileInput.type = 'file';
   fileInput.id = 'model-file';
-  fileInput.accept = '.gguf';
+  fileInput.accept = '.gguf,.safetensors,.json';
+  fileInput.multiple = true;
   fileInput.hidden = true;
-  fileInput.setAttribute('aria-label', 'Open a GGUF model file');
+  fileInput.setAttribute('aria-label', 'Open a GGUF model file, or a safetensors model with its config.json and tokenizer.json');
   fileInput.addEventListener('change', () => {
-    const file = fileInput.files && fileInput.files[0];
+    const files = Array.from(fileInput.files || []);
     fileInput.value = '';
-    if (file) loadFile(file, { origin: 'app' }).catch(() => {});
+    loadPicked(files, { origin: 'app' }).catch(() => {});
   });
   document.body.appendChild(fileInput);
 
@@ -375,10 +429,10 @@
     }
   });
   document.addEventListener('drop', (event) => {
-    const file = event.dataTransfer && event.dataTransfer.files && event.dataTransfer.files[0];
-    if (!file) return;
+    const files = event.dataTransfer && event.dataTransfer.files;
+    if (!files || files.length === 0) return;
     event.preventDefault();
-    loadFile(file, { origin: 'app' }).catch(() => {});
+    loadPicked(files, { origin: 'app' }).catch(() => {});
   });
 
   // --- requests from the app (engine_client_web.cpp) ------------------------------------------

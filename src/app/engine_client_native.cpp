@@ -108,6 +108,32 @@ class NativeEngineClient final : public EngineClient {
     }
   }
 
+  // A Hugging Face folder: its JSON and safetensors files, one after another in one buffer
+  // as the session takes them (the browser sends a dropped set of files the same way).
+  std::vector<Json> LoadFolder(const std::string& path, const Json& id) {
+    std::vector<uint8_t> bytes;
+    Json files = Json::array();
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      const std::string name = entry.path().filename().string();
+      const std::string ext = entry.path().extension().string();
+      if (!entry.is_regular_file() || (ext != ".json" && ext != ".safetensors")) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::vector<uint8_t> content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      bytes.insert(bytes.end(), content.begin(), content.end());
+      files.push_back({{"name", name}, {"bytes", content.size()}});
+    }
+    if (files.empty())
+      return {{{"event", "error"}, {"op", "load"},
+               {"message", "'" + path + "' holds no model: a folder needs config.json, tokenizer.json and *.safetensors"}}};
+    Emit({{{"event", "loading"}, {"name", fs::path(path).filename().string()}, {"bytes", uint64_t(bytes.size())}}}, id);
+    const std::string sha = Sha256Hex(bytes.data(), bytes.size());
+    std::vector<Json> events = session_.handle({{"op", "load"}, {"name", path}, {"files", files}}, std::move(bytes));
+    for (Json& e : events)
+      if (e.value("event", "") == "loaded") e["card"]["sha256"] = sha;
+    return events;
+  }
+
   // A model file from disk: read, fingerprinted, handed over without another copy.
   std::vector<Json> LoadPath(const Json& request) {
     const std::string path = request.value("path", "");
@@ -116,10 +142,7 @@ class NativeEngineClient final : public EngineClient {
       return {{{"event", "error"}, {"op", "load"}, {"message", "cannot open '" + path + "'"}}};
     }
     std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      return {{{"event", "error"}, {"op", "load"},
-               {"message", "'" + path + "' is a folder: the app opens GGUF files (loupe-cli also reads safetensors folders)"}}};
-    }
+    if (fs::is_directory(path, ec)) return LoadFolder(path, request.value("id", Json()));
     Emit({{{"event", "loading"}, {"name", fs::path(path).filename().string()}, {"bytes", uint64_t(fs::file_size(path, ec))}}},
          request.value("id", Json()));
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -189,6 +189,19 @@ TEST(NativeEngineClient, CancelStopsBetweenTokensAndBrokenFilesKeepTheModel) {
   client->send({{"op", "load_path"}, {"path", "/nonexistent/model.gguf"}, {"id", 5}});
   EXPECT_NE(WaitFor(*client, "loaded").value("message", "").find("cannot open"), std::string::npos);
 
+  // A folder is read as a Hugging Face model: an empty one, or one missing its weights,
+  // is named in the error (the engine test loads a complete folder's files).
+  const std::filesystem::path folder = std::filesystem::temp_directory_path() / "loupe-app-test-folder";
+  std::filesystem::create_directories(folder);
+  client->send({{"op", "load_path"}, {"path", folder.string()}, {"id", 7}});
+  EXPECT_NE(WaitFor(*client, "loaded").value("message", "").find("holds no model"), std::string::npos);
+  std::ofstream(folder / "config.json") << R"({"model_type": "llama"})";
+  client->send({{"op", "load_path"}, {"path", folder.string()}, {"id", 8}});
+  const Json partial = WaitFor(*client, "loaded");
+  EXPECT_EQ(partial.value("event", ""), "error");
+  EXPECT_FALSE(partial.value("message", "").empty());
+  std::filesystem::remove_all(folder);
+
   client->send({{"op", "generate"}, {"prompt", "a"}, {"max_tokens", 3}, {"id", 6}});
   EXPECT_EQ(WaitFor(*client, "done").value("event", ""), "done") << "the previous model still generates";
 }

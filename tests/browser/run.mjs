@@ -358,6 +358,10 @@ async function prepareModels() {
     execFileSync(cli, ['bench-model', '-o', tiny, '--type', 'q8_0', '--dim', '64', '--layers', '2', '--heads', '4',
       '--kv-heads', '2', '--ff', '128', '--vocab', '600', '--seed', '3'], { stdio: 'ignore' });
     models.tiny = { file: tiny, url: '/test-models/tiny-q8_0.gguf' };
+    // The same model as a Hugging Face folder, for picking a safetensors model as its files.
+    const hf = path.join(models.dir, 'tiny-hf');
+    execFileSync(cli, ['to-safetensors', '-m', tiny, '-o', hf], { stdio: 'ignore' });
+    models.hf = { dir: hf, url: '/test-models/tiny-hf/' };
   }
   const ref = path.join(SHARED, 'reference', 'models', 'ref-llama-q8_0.gguf');
   if (existsSync(ref)) models.ref = { file: ref, url: '/ref-models/ref-llama-q8_0.gguf' };
@@ -551,6 +555,33 @@ function modelTests() {
           assert(!empty.some((m) => m.url.endsWith('tiny-q8_0.gguf')), 'delete left the model in the cache');
           noErrors(browser.errors);
           return `${dropped}; broken: "${broken.slice(0, 60)}…"; ${brokenShot}`;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'model: a safetensors model picked as its files generates as loupe-cli does; a missing config.json is named',
+      async run() {
+        const hf = needModel('hf');
+        const browser = await openApp(servers.isolated.url);
+        try {
+          const page = browser.page;
+          const files = ['config.json', 'tokenizer.json', 'model.safetensors'].map((n) => path.join(hf.dir, n));
+          await page.setInputFiles('#model-file', files);
+          await page.waitForFunction(() => window.loupe.model && window.loupe.model.format === 'safetensors', null, { timeout: 30_000 });
+          const s = { ...settings, maxTokens: 8 };
+          const web = await page.evaluate((o) => window.loupe.generate({ prompt: 'hello', ...o }), s);
+          sameAsCli(web, cliRun(hf.dir, 'hello', s), 'safetensors model');
+          const missing = await page.evaluate(async (url) => {
+            const bytes = await (await fetch(url + 'model.safetensors')).arrayBuffer();
+            return window.loupe.loadModel([new File([bytes], 'model.safetensors')]).then(() => 'loaded', (e) => e.message);
+          }, hf.url);
+          assert(/config\.json/.test(missing), `without config.json: ${missing}`);
+          const still = await page.evaluate(() => window.loupe.model.format);
+          assert(still === 'safetensors', `after the refused set the model is ${still}`);
+          noErrors(browser.errors);
+          return `${web.ids.length} tokens as loupe-cli; missing: "${missing.slice(0, 70)}…"`;
         } finally {
           await browser.close();
         }
