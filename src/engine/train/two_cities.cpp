@@ -76,26 +76,6 @@ std::string two_cities_stories_at(int count, double skew, uint64_t seed) {
 }
 
 namespace {
-// log P(continuation | prompt), summed over the continuation's tokens.
-double continuation_log_prob(const Model& model, const std::string& prompt, const std::string& continuation) {
-  std::vector<int32_t> ids = encode(model.tokenizer, prompt, false, false);
-  const std::vector<int32_t> cont = encode(model.tokenizer, continuation, false, false);
-  const size_t n_prompt = ids.size();
-  ids.insert(ids.end(), cont.begin(), cont.end());
-  InferenceState state = make_state(model);
-  forward(model, state, ids, /*all_logits=*/true);
-  const int vocab = model.config.vocab_size;
-  double total = 0;
-  for (size_t i = 0; i < cont.size(); ++i) {
-    const float* row = state.logits.data() + (n_prompt - 1 + i) * size_t(vocab);
-    const float max_value = *std::max_element(row, row + vocab);
-    double sum = 0;
-    for (int v = 0; v < vocab; ++v) sum += std::exp(double(row[v] - max_value));
-    total += double(row[cont[i]] - max_value) - std::log(sum);
-  }
-  return total;
-}
-
 std::vector<double> ranks(const std::vector<double>& x) {
   std::vector<double> r(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
@@ -117,7 +97,8 @@ BiasReport measure_with_shares(const Model& model, const std::vector<double>& sh
     BiasRow row;
     row.occupation = o.name;
     row.data_log_odds = std::log(share / (1 - share));
-    row.bias = continuation_log_prob(model, prompt, " she") - continuation_log_prob(model, prompt, " he");
+    row.bias = loupe::bias::continuation_log_prob(model, prompt, " she") -
+               loupe::bias::continuation_log_prob(model, prompt, " he");
     report.mean_bias += row.bias;
     report.mean_abs_bias += std::abs(row.bias);
     report.aligned_bias += row.bias * (row.data_log_odds > 0 ? 1 : row.data_log_odds < 0 ? -1 : 0);
