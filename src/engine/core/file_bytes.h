@@ -1,4 +1,4 @@
-// The bytes of a file, mapped read-only (natively) or read into memory (wasm), kept alive
+// The bytes of a file, read into memory the loader may rewrite (natively in huge pages), kept alive
 // by a shared owner so tensor views can point straight into them.
 #pragma once
 #include <cstdint>
@@ -14,6 +14,6 @@ struct FileBytes {
 };
 
 // Throws loupe::Error naming the path when it cannot be opened or read.
-FileBytes map_file(const std::string& path);
+FileBytes read_file_bytes(const std::string& path);
 
 }  // namespace loupe

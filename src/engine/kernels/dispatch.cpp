@@ -31,12 +31,18 @@ bool cpu_has_avx512() {
 
 KernelTable build_table(KernelIsa isa) {
   KernelTable table;
+  table.vector = scalar_vector_kernels();
   for (const TensorTypeInfo& info : all_type_infos()) {
     TypeKernels& k = table.by_id[uint32_t(info.type)];
     k.partner = info.dot_partner;
     k.quantize = type_info(info.dot_partner).from_float;
     k.dot = info.dot;
     k.dot_isa = KernelIsa::Scalar;
+    if (const PackedTypeInfo* packed = find_packed_info(info.type)) {
+      k.packed_quantize = packed->quantize;
+      k.packed_tile = packed->tile;
+      k.packed_tail_dot = packed->tail_dot;
+    }
   }
   if (isa == KernelIsa::Avx2 || isa == KernelIsa::Avx512) install_avx2_kernels(table);
   if (isa == KernelIsa::Avx512) install_avx512_kernels(table);
@@ -108,6 +114,8 @@ bool set_kernel_isa(KernelIsa isa) {
   a.table = build_table(isa);
   return true;
 }
+
+const VectorKernels& vector_kernels() { return active().table.vector; }
 
 const TypeKernels& type_kernels(TensorType type) {
   const uint32_t id = uint32_t(type);

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/tensor_types.h"
+#include "kernels/packed.h"
 
 namespace loupe {
 
@@ -42,14 +43,35 @@ struct TypeKernels {
   int tile1_rows = 0;
   // Tiles give each output the same bits as `dot` (tests check), so results never
   // depend on how a product was cut into tiles.
+
+  // Packed weights (kernels/packed.h); null for types without a packed layout. The
+  // scalar ones come from the packed table; instruction sets overlay faster ones.
+  PackedQuantizeFn packed_quantize = nullptr;  // f32 -> packed partner rows
+  PackedTileFn packed_tile = nullptr;          // groups of 16 packed rows x tokens
+  PackedTailDotFn packed_tail_dot = nullptr;   // rows after the last whole group
+  KernelIsa packed_isa = KernelIsa::Scalar;
 };
 
 // The kernels in use for `type` (throws loupe::Error for unsupported types).
 const TypeKernels& type_kernels(TensorType type);
 
+// The f32 vector steps of the forward pass besides the matrix products: attention's
+// dots and weighted sums, softmax's exponentials, SwiGLU. kernels/ops.h calls them.
+struct VectorKernels {
+  float (*dot)(const float* a, const float* b, int n) = nullptr;          // sum of a[i] * b[i]
+  void (*axpy)(float* y, float a, const float* x, int n) = nullptr;       // y += a * x
+  float (*exp_shifted)(float* x, int n, float shift) = nullptr;           // x = exp(x - shift); returns the sum
+  void (*swiglu)(float* gate_inout, const float* up, int n) = nullptr;    // gate = silu(gate) * up
+  KernelIsa isa = KernelIsa::Scalar;
+};
+const VectorKernels& vector_kernels();
+// The plain versions (kernels/ops.cpp): the reference the others are tested against.
+VectorKernels scalar_vector_kernels();
+
 // Each instruction-set module overlays its kernels on the scalar table (kernels/*.cpp).
 struct KernelTable {
   TypeKernels by_id[32];
+  VectorKernels vector;
 };
 void install_avx2_kernels(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);

@@ -35,8 +35,10 @@ struct MatmulTarget {
 };
 void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in, int n_tokens);
 
-// Dequantizes row `r` of `tensor` into `out` (tensor.row_length() floats).
+// Dequantizes row `r` of `tensor` (packed or not) into `out` (tensor.row_length() floats).
 void read_row(const TensorView& tensor, int64_t r, float* out);
+// Every row of `tensor`, dequantized: (rows, row_length) floats.
+std::vector<float> dequantize_rows(const TensorView& tensor);
 
 // The f32 values of a small tensor (norm weights, biases): a pointer into the file when
 // it is stored as f32, else a dequantized copy kept in `scratch`.

@@ -1,10 +1,12 @@
-// Reference implementations of the transformer's element-wise steps.
+// The transformer's element-wise steps: plain loops, except softmax's exponentials and
+// SwiGLU, which go through the vector kernels (kernels/dispatch.h; plain versions here).
 #include "kernels/ops.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/half.h"
+#include "kernels/dispatch.h"
 
 namespace loupe {
 
@@ -29,24 +31,49 @@ void layernorm(float* out, const float* x, const float* weight, const float* bia
   for (int i = 0; i < n; ++i) out[i] = float(x[i] - mean) * scale * weight[i] + (bias ? bias[i] : 0.0f);
 }
 
-void softmax(float* x, int n) {
-  float max_value = x[0];
-  for (int i = 1; i < n; ++i) max_value = std::max(max_value, x[i]);
+// The plain vector kernels (kernels/dispatch.h); SIMD versions replace them.
+namespace {
+float dot_scalar(const float* a, const float* b, int n) {
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += double(a[i] * b[i]);
+  return float(sum);
+}
+void axpy_scalar(float* y, float a, const float* x, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+float exp_shifted_scalar(float* x, int n, float shift) {
   double sum = 0;
   for (int i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max_value);
+    x[i] = std::exp(x[i] - shift);
     sum += x[i];
   }
-  const float inv_sum = float(1.0 / sum);
-  for (int i = 0; i < n; ++i) x[i] *= inv_sum;
+  return float(sum);
 }
-
-void swiglu(float* gate_inout, const float* up, int n) {
+void swiglu_scalar(float* gate_inout, const float* up, int n) {
   for (int i = 0; i < n; ++i) {
     const float g = gate_inout[i];
     gate_inout[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
 }
+}  // namespace
+
+VectorKernels scalar_vector_kernels() {
+  VectorKernels k;
+  k.dot = dot_scalar;
+  k.axpy = axpy_scalar;
+  k.exp_shifted = exp_shifted_scalar;
+  k.swiglu = swiglu_scalar;
+  return k;
+}
+
+void softmax(float* x, int n) {
+  float max_value = x[0];
+  for (int i = 1; i < n; ++i) max_value = std::max(max_value, x[i]);
+  const float inv_sum = 1.0f / vector_kernels().exp_shifted(x, n, max_value);
+  for (int i = 0; i < n; ++i) x[i] *= inv_sum;
+}
+
+void swiglu(float* gate_inout, const float* up, int n) { vector_kernels().swiglu(gate_inout, up, n); }
 
 float gelu_exact(float v) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;

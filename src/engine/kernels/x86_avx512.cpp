@@ -2,6 +2,12 @@
 // use these instructions; kernels/dispatch.cpp calls them only on CPUs that have them.
 #include "kernels/dispatch.h"
 
+// GCC 12's AVX-512 headers start some conversions from an "undefined" register, which
+// -Wmaybe-uninitialized reports at -O3 (a false positive inside the headers).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__EMSCRIPTEN__)
 #include <immintrin.h>
 

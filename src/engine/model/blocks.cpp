@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/dispatch.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
@@ -76,6 +77,7 @@ void causal_attention(const ModelConfig& config, InferenceState& state, int laye
   if (capture && capture->attention_probs)
     captured = capture->attention.data() + size_t(layer) * n_heads * n_tokens * n_keys;
 
+  const VectorKernels& vec = vector_kernels();
   thread_pool().parallel_for(int64_t(n_heads) * n_tokens, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(static_cast<size_t>(n_keys));
     for (int64_t job = begin; job < end; ++job) {
@@ -83,20 +85,13 @@ void causal_attention(const ModelConfig& config, InferenceState& state, int laye
       const int visible = state.n_past + t + 1;  // keys at positions <= this query's
       const float* query = q + size_t(t) * n_heads * head_dim + size_t(head) * head_dim;
       const int kv_head = head / heads_per_kv;
-      for (int key = 0; key < visible; ++key) {
-        const float* k = keys + size_t(key) * kv_dim + size_t(kv_head) * head_dim;
-        float dot = 0;
-        for (int i = 0; i < head_dim; ++i) dot += query[i] * k[i];
-        scores[size_t(key)] = dot * scale;
-      }
+      for (int key = 0; key < visible; ++key)
+        scores[size_t(key)] = vec.dot(query, keys + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim) * scale;
       softmax(scores.data(), visible);
       float* o = out + size_t(t) * n_heads * head_dim + size_t(head) * head_dim;
       std::fill(o, o + head_dim, 0.0f);
-      for (int key = 0; key < visible; ++key) {
-        const float p = scores[size_t(key)];
-        const float* v = values + size_t(key) * kv_dim + size_t(kv_head) * head_dim;
-        for (int i = 0; i < head_dim; ++i) o[i] += p * v[i];
-      }
+      for (int key = 0; key < visible; ++key)
+        vec.axpy(o, scores[size_t(key)], values + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim);
       if (captured) {
         float* row = captured + (size_t(head) * n_tokens + t) * n_keys;
         std::copy(scores.begin(), scores.begin() + visible, row);

@@ -10,16 +10,14 @@
 
 #include "core/tensor_types.h"
 #include "formats/safetensors.h"
+#include "kernels/matmul.h"
 
 namespace loupe {
 namespace {
 
 
-std::vector<float> dequantized(const TensorView& t) {
-  std::vector<float> values(size_t(t.elements()));
-  type_info(t.type).to_float(t.data, values.data(), t.elements());
-  return values;
-}
+// Packed matrices (kernels/packed.h) are read back row by row.
+std::vector<float> dequantized(const TensorView& t) { return dequantize_rows(t); }
 
 std::span<const uint8_t> as_bytes(const std::vector<float>& v) {
   return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)};

@@ -129,6 +129,7 @@ Model load_model_from_gguf(FileBytes file_bytes, std::string source) {
     info.parameter_count += uint64_t(t.elements());
     info.tensor_type_counts[type_info(t.type).name] += 1;
   }
+  pack_weights(model);
   return model;
 }
 

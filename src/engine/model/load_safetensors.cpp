@@ -233,6 +233,7 @@ Model load_model_from_safetensors(std::map<std::string, FileBytes> files, std::s
   }
   for (auto& [key, value] : config_json.items())
     if (!value.is_object() && !value.is_array()) info.metadata["config." + key] = value.is_string() ? value.get<std::string>() : value.dump();
+  pack_weights(model);
   return model;
 }
 

@@ -1,10 +1,15 @@
 // Entry points for loading a model, and the shape checks every loader runs.
 #include "model/model.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "kernels/dispatch.h"
+#include "kernels/packed.h"
 #include "model/model_checks.h"
 
 namespace loupe {
@@ -42,6 +47,27 @@ void expect(const TensorView& t, int64_t row_length, int64_t rows, bool required
 }
 
 }  // namespace
+
+void pack_weights(Model& model) {
+  if (const char* env = std::getenv("LOUPE_PACKED"); env && std::strcmp(env, "0") == 0) return;
+  ModelWeights& w = model.weights;
+  // The token embedding is read a row at a time; it is packed only when it is also
+  // the output matrix (tied embeddings), which the unembedding multiplies by.
+  std::vector<TensorView*> matrices = {&w.output};
+  for (LayerWeights& l : w.layers)
+    for (TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(t);
+  for (TensorView* t : matrices) {
+    // Packed only where this machine has packed kernels as fast as its row-major ones.
+    if (!can_pack(*t) || type_kernels(t->type).packed_isa != kernel_isa()) continue;
+    // A matrix that shares its bytes with one already packed must not be packed twice.
+    const bool shared = std::any_of(matrices.begin(), matrices.end(), [&](const TensorView* other) {
+      return other != t && other->packed && other->data == t->data;
+    });
+    if (!shared) pack_in_place(*t, const_cast<uint8_t*>(t->data));  // the model's private bytes
+    t->packed = true;
+  }
+  if (w.token_embedding.data == w.output.data) w.token_embedding.packed = w.output.packed;
+}
 
 void check_model_shapes(const Model& model) {
   const ModelConfig& c = model.config;
@@ -105,12 +131,12 @@ Model load_model(const std::string& path) {
       const bool wanted = name == "config.json" || name == "tokenizer.json" || name == "tokenizer_config.json" ||
                           name == "model.safetensors.index.json" ||
                           (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors");
-      if (wanted && entry.is_regular_file()) files[name] = map_file(entry.path().string());
+      if (wanted && entry.is_regular_file()) files[name] = read_file_bytes(entry.path().string());
     }
     if (error) fail("cannot read the folder '" + path + "': " + error.message());
     return load_model_from_safetensors(std::move(files), path);
   }
-  FileBytes bytes = map_file(path);
+  FileBytes bytes = read_file_bytes(path);
   if (bytes.bytes.size() >= 4 && std::equal(bytes.bytes.begin(), bytes.bytes.begin() + 4, "GGUF"))
     return load_model_from_gguf(std::move(bytes), path);
   fail("'" + path + "' is not a GGUF file (it does not start with 'GGUF'); for safetensors, pass the model's folder");

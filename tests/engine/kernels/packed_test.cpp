@@ -1,0 +1,260 @@
+// Packed weights (kernels/packed.h) and the f32 vector kernels: packing is undone exactly;
+// the scalar packed kernels give the scalar reference dot's bits; every instruction set's
+// packed kernels give its own row-major dot's bits (Q8_0 family) or agree within float
+// rounding (float types); results do not depend on how many tokens or threads share a
+// product; the vector kernels agree with their plain versions.
+#include "kernels/packed.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor_types.h"
+#include "kernels/dispatch.h"
+#include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
+
+namespace loupe {
+namespace {
+
+const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::F32, TensorType::F16,
+                                   TensorType::BF16};
+
+std::vector<float> random_normal(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// A rows x cols matrix of `type`, row-major, and a packed copy of it.
+struct Matrix {
+  std::vector<uint8_t> row_major, packed_bytes;
+  TensorView view, packed;
+  Matrix(TensorType type, int64_t cols, int64_t rows, uint32_t seed) {
+    const std::vector<float> values = random_normal(size_t(cols * rows), seed);
+    const size_t rb = row_bytes(type, cols);
+    row_major.resize(rb * size_t(rows));
+    for (int64_t r = 0; r < rows; ++r)
+      type_info(type).from_float(values.data() + r * cols, row_major.data() + rb * size_t(r), cols);
+    view.name = "w";
+    view.type = type;
+    view.shape = {cols, rows, 1, 1};
+    view.n_dims = 2;
+    view.data = row_major.data();
+    view.bytes = row_major.size();
+    packed_bytes = row_major;
+    packed = view;
+    packed.data = packed_bytes.data();
+    if (can_pack(packed)) pack_in_place(packed, packed_bytes.data());
+  }
+};
+
+std::vector<KernelIsa> supported_isas() {
+  std::vector<KernelIsa> isas;
+  for (KernelIsa isa : {KernelIsa::Scalar, KernelIsa::Avx2, KernelIsa::Avx512, KernelIsa::Simd128})
+    if (kernel_isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+class PackedTest : public ::testing::Test {
+ protected:
+  void SetUp() override { saved_ = kernel_isa(); }
+  void TearDown() override {
+    set_kernel_isa(saved_);
+    set_thread_count(1);
+  }
+  KernelIsa saved_ = KernelIsa::Scalar;
+};
+
+int64_t cols_for(TensorType type) { return type_info(type).block_size == 1 ? 77 : 96; }
+
+TEST_F(PackedTest, PackingIsUndoneExactly) {
+  for (TensorType type : kPackedTypes) {
+    Matrix m(type, cols_for(type), 37, 1);  // two groups and 5 rows after them
+    EXPECT_TRUE(m.packed.packed);
+    EXPECT_NE(m.packed_bytes, m.row_major) << type_info(type).name;
+    std::vector<uint8_t> row(m.view.bytes_per_row());
+    for (int64_t r = 0; r < 37; ++r) {
+      copy_row_bytes(m.packed, r, row.data());
+      EXPECT_TRUE(std::equal(row.begin(), row.end(), m.row_major.begin() + std::ptrdiff_t(r * row.size())))
+          << type_info(type).name << " row " << r;
+    }
+    std::vector<float> a(size_t(m.view.row_length())), b(a.size());
+    read_row(m.view, 20, a.data());
+    read_row(m.packed, 20, b.data());
+    EXPECT_EQ(a, b) << type_info(type).name;
+    EXPECT_EQ(dequantize_rows(m.view), dequantize_rows(m.packed)) << type_info(type).name;
+  }
+}
+
+TEST_F(PackedTest, CanPackOnlyMatricesOfPackedTypesWithAWholeGroup) {
+  Matrix m(TensorType::Q8_0, 64, 16, 2);
+  EXPECT_FALSE(can_pack(m.packed));  // already packed
+  EXPECT_TRUE(can_pack(m.view));
+  TensorView small = m.view;
+  small.shape = {64, 15, 1, 1};
+  EXPECT_FALSE(can_pack(small));
+  TensorView k_quant = m.view;
+  k_quant.type = TensorType::Q6_K;
+  EXPECT_FALSE(can_pack(k_quant));
+  EXPECT_THROW(pack_in_place(small, m.row_major.data()), Error);
+}
+
+// The scalar packed kernels compute each output term for term as the reference dot.
+TEST_F(PackedTest, ScalarPackedGivesTheReferenceBits) {
+  ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+  for (TensorType type : kPackedTypes) {
+    Matrix m(type, cols_for(type), 37, 3);
+    for (int n_tokens : {1, 3, 9}) {
+      const std::vector<float> in = random_normal(size_t(cols_for(type) * n_tokens), 4);
+      std::vector<float> reference(size_t(37 * n_tokens)), packed(reference.size());
+      matmul(m.view, in.data(), n_tokens, reference.data());
+      matmul(m.packed, in.data(), n_tokens, packed.data());
+      EXPECT_EQ(packed, reference) << type_info(type).name << " tokens=" << n_tokens;
+    }
+  }
+}
+
+// Each instruction set's packed kernels against its own row-major ones: the same bits for
+// the Q8_0 family (the same fma chain), float rounding for the float types (a lane runs
+// one chain over the columns, the row-major dot eight).
+TEST_F(PackedTest, FastPackedMatchesRowMajor) {
+  for (KernelIsa isa : supported_isas()) {
+    ASSERT_TRUE(set_kernel_isa(isa));
+    for (TensorType type : kPackedTypes) {
+      const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0;
+      const int64_t cols = type_info(type).block_size == 1 ? 77 : 576;
+      Matrix m(type, cols, 48, 5);  // whole groups: the rows after them use a scalar dot
+      for (int n_tokens : {1, 2, 5, 8, 13}) {
+        const std::vector<float> in = random_normal(size_t(cols * n_tokens), 6);
+        std::vector<float> row_major(size_t(48 * n_tokens)), packed(row_major.size());
+        matmul(m.view, in.data(), n_tokens, row_major.data());
+        matmul(m.packed, in.data(), n_tokens, packed.data());
+        for (size_t i = 0; i < packed.size(); ++i) {
+          if (exact)
+            ASSERT_EQ(packed[i], row_major[i]) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          else
+            ASSERT_NEAR(packed[i], row_major[i], 2e-5 * (1 + std::fabs(row_major[i])))
+                << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+// Any number of tokens at once gives each token the bits it gets alone, and 1, 2 or 3
+// threads give the same bits.
+TEST_F(PackedTest, TokensAndThreadsDoNotChangeTheBits) {
+  for (KernelIsa isa : supported_isas()) {
+    ASSERT_TRUE(set_kernel_isa(isa));
+    for (TensorType type : kPackedTypes) {
+      const int64_t cols = cols_for(type);
+      Matrix m(type, cols, 83, 7);
+      const int n_tokens = 19;
+      const std::vector<float> in = random_normal(size_t(cols * n_tokens), 8);
+      std::vector<float> together(size_t(83 * n_tokens));
+      set_thread_count(1);
+      matmul(m.packed, in.data(), n_tokens, together.data());
+      for (int t = 0; t < n_tokens; ++t) {
+        std::vector<float> alone(83);
+        matmul(m.packed, in.data() + t * cols, 1, alone.data());
+        EXPECT_TRUE(std::equal(alone.begin(), alone.end(), together.begin() + t * 83))
+            << kernel_isa_name(isa) << " " << type_info(type).name << " token " << t;
+      }
+      for (int threads : {2, 3}) {
+        set_thread_count(threads);
+        std::vector<float> threaded(together.size());
+        matmul(m.packed, in.data(), n_tokens, threaded.data());
+        EXPECT_EQ(threaded, together) << kernel_isa_name(isa) << " " << type_info(type).name << " threads=" << threads;
+      }
+    }
+  }
+}
+
+// Packed and row-major products of one input in one call (a model may mix them).
+TEST_F(PackedTest, SharedInputMixesPackedAndRowMajor) {
+  Matrix a(TensorType::Q8_0, 128, 40, 1), b(TensorType::Q4_0, 128, 32, 2), c(TensorType::Q4_1, 128, 17, 3);
+  const std::vector<float> in = random_normal(128 * 3, 6);
+  std::vector<float> sa(40 * 3), sb(32 * 3), sc(17 * 3);
+  matmul(a.packed, in.data(), 3, sa.data());
+  matmul(b.view, in.data(), 3, sb.data());
+  matmul(c.view, in.data(), 3, sc.data());
+  std::vector<float> ta(sa.size()), tb(sb.size()), tc(sc.size());
+  const MatmulTarget targets[] = {{&a.packed, ta.data()}, {&b.view, tb.data()}, {&c.view, tc.data()}};
+  matmul_shared_input(targets, in.data(), 3);
+  EXPECT_EQ(ta, sa);
+  EXPECT_EQ(tb, sb);
+  EXPECT_EQ(tc, sc);
+}
+
+// Random bytes as Q8_0/Q4_0 levels (every pattern, including -128 in Q8_0) with sane
+// scales: the packed kernels still agree with the reference.
+TEST_F(PackedTest, RandomLevelBytes) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> unit(0.01f, 1.0f);
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0}) {
+    Matrix m(type, 256, 32, 9);
+    const size_t block_bytes = type_info(type).block_bytes;
+    for (size_t i = 0; i < m.row_major.size(); ++i) {
+      if (i % block_bytes < 2) continue;
+      m.row_major[i] = uint8_t(byte(rng));
+    }
+    m.packed_bytes = m.row_major;
+    m.packed = m.view;
+    m.packed.data = m.packed_bytes.data();
+    pack_in_place(m.packed, m.packed_bytes.data());
+    const std::vector<float> in = random_normal(256 * 4, 10);
+    for (KernelIsa isa : supported_isas()) {
+      ASSERT_TRUE(set_kernel_isa(isa));
+      std::vector<float> row_major(32 * 4), packed(row_major.size());
+      matmul(m.view, in.data(), 4, row_major.data());
+      matmul(m.packed, in.data(), 4, packed.data());
+      for (size_t i = 0; i < packed.size(); ++i)
+        EXPECT_NEAR(packed[i], row_major[i], 1e-4 * (1 + std::fabs(row_major[i])))
+            << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+    }
+  }
+}
+
+TEST_F(PackedTest, VectorKernelsMatchThePlainOnes) {
+  const VectorKernels plain = scalar_vector_kernels();
+  for (KernelIsa isa : supported_isas()) {
+    ASSERT_TRUE(set_kernel_isa(isa));
+    const VectorKernels& k = vector_kernels();
+    for (int n : {1, 3, 8, 15, 16, 17, 31, 64, 100, 1536}) {
+      const std::vector<float> a = random_normal(size_t(n), uint32_t(n), 2.0f), b = random_normal(size_t(n), uint32_t(n + 1));
+      double magnitude = 0;
+      for (int i = 0; i < n; ++i) magnitude += std::fabs(double(a[size_t(i)]) * b[size_t(i)]);
+      EXPECT_NEAR(k.dot(a.data(), b.data(), n), plain.dot(a.data(), b.data(), n), 1e-6 * magnitude + 1e-30)
+          << kernel_isa_name(isa) << " n=" << n;
+
+      std::vector<float> y1 = b, y2 = b;
+      k.axpy(y1.data(), 0.75f, a.data(), n);
+      plain.axpy(y2.data(), 0.75f, a.data(), n);
+      for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[size_t(i)], y2[size_t(i)], 1e-6f * (1 + std::fabs(y2[size_t(i)])));
+
+      // Exponentials over the range softmax meets (shifted by the maximum), and beyond.
+      std::vector<float> e1(static_cast<size_t>(n)), e2(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) e1[size_t(i)] = e2[size_t(i)] = -100.0f + 100.0f * float(i) / float(n);
+      const float s1 = k.exp_shifted(e1.data(), n, 0.0f), s2 = plain.exp_shifted(e2.data(), n, 0.0f);
+      EXPECT_NEAR(s1, s2, 1e-6f * s2) << kernel_isa_name(isa) << " n=" << n;
+      for (int i = 0; i < n; ++i) EXPECT_NEAR(e1[size_t(i)], e2[size_t(i)], 3e-7f * e2[size_t(i)] + 1e-37f);
+
+      std::vector<float> g1 = a, g2 = a;
+      for (int i = 0; i < n; i += 7) g1[size_t(i)] = g2[size_t(i)] = (i % 2 ? 1.0f : -1.0f) * 150.0f;
+      k.swiglu(g1.data(), b.data(), n);
+      plain.swiglu(g2.data(), b.data(), n);
+      for (int i = 0; i < n; ++i)
+        EXPECT_NEAR(g1[size_t(i)], g2[size_t(i)], 1e-6f * (1 + std::fabs(g2[size_t(i)]))) << kernel_isa_name(isa) << " i=" << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace loupe
