@@ -17,8 +17,9 @@ namespace {
 // Weight rows per tile: 16 rows of a 576-wide Q8_0 matrix are ~10 KB, well inside L1.
 constexpr int64_t kTileRows = 16;
 // Packed groups (of 16 rows) per unit of work: each unit runs every token over its rows
-// while they sit in L1/L2.
-constexpr int64_t kGroupsPerUnit = 1;
+// while they sit in L1/L2. Four let a kernel keep several rows' chains in flight when
+// generating (one token), two when reading a prompt.
+int64_t groups_per_unit(int n_tokens) { return n_tokens == 1 ? 4 : 2; }
 
 struct PreparedTarget {
   const TensorView* weight;
@@ -69,7 +70,7 @@ void run_row_major(const PreparedTarget& target, int64_t unit, int n_tokens) {
       for (int64_t r = r0; r < r1; ++r) target.out[int64_t(t2) * n_out + r] += target.bias[r];
 }
 
-// Packed weights: a unit is kGroupsPerUnit groups of 16 rows, or (the last unit) the
+// Packed weights: a unit is groups_per_unit groups of 16 rows, or (the last unit) the
 // rows after the last whole group, which are still row-major.
 void run_packed(const PreparedTarget& target, int64_t unit, int n_tokens) {
   const TensorView& weight = *target.weight;
@@ -77,10 +78,11 @@ void run_packed(const PreparedTarget& target, int64_t unit, int n_tokens) {
   const int64_t n_in = weight.row_length(), n_out = weight.rows();
   const int64_t n_groups = n_out / kPackedRows;
   const size_t group_bytes = size_t(kPackedRows) * weight.bytes_per_row();
-  const int64_t g0 = unit * kGroupsPerUnit;
+  const int64_t per_unit = groups_per_unit(n_tokens);
+  const int64_t g0 = unit * per_unit;
   int64_t r0, r1;
   if (g0 < n_groups) {
-    const int64_t g1 = std::min(n_groups, g0 + kGroupsPerUnit);
+    const int64_t g1 = std::min(n_groups, g0 + per_unit);
     k.packed_tile(weight.data + size_t(g0) * group_bytes, group_bytes, int(g1 - g0), n_in, target.partner,
                   target.partner_row_bytes, n_tokens, target.out + g0 * kPackedRows, size_t(n_out));
     r0 = g0 * kPackedRows;
@@ -138,7 +140,8 @@ void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in,
       p.partner = convert(reinterpret_cast<const void*>(quantize), p.partner_row_bytes,
                           [&](const float* row, uint8_t* out) { quantize(row, out, n_in); });
       const int64_t n_groups = weight.rows() / kPackedRows;
-      p.n_units = (n_groups + kGroupsPerUnit - 1) / kGroupsPerUnit + (weight.rows() % kPackedRows ? 1 : 0);
+      const int64_t per_unit = groups_per_unit(n_tokens);
+      p.n_units = (n_groups + per_unit - 1) / per_unit + (weight.rows() % kPackedRows ? 1 : 0);
     } else {
       p.partner_row_bytes = row_bytes(kernels.partner, n_in);
       p.partner = reinterpret_cast<const uint8_t*>(in);

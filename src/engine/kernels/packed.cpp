@@ -128,6 +128,74 @@ struct Q4_0Layout {
   }
 };
 
+// Q5_0: {f16 d; u32 qh; u8 qs[16]}: value j = nibble j (as Q4_0) + 16 * bit j of qh.
+// Packed, each row's 32 high bits are regrouped into one word H so that byte i holds, in
+// bit s, the high bit of value 4s+i and, in bit 4+s, that of value 16+4s+i: a kernel gets
+// step s's high bits for 16 rows with one shift and one mask (see high_bits_of_step).
+struct Q5_0Layout {
+  static constexpr int kOffset = 16;
+  static constexpr size_t kRowBlockBytes = 22;
+  static constexpr size_t kGroupBlockBytes = R * kRowBlockBytes;  // [32 d][64 H][256 qs]
+  static uint32_t regroup(uint32_t qh) {
+    uint32_t h = 0;
+    for (int i = 0; i < 4; ++i)
+      for (int s = 0; s < 4; ++s) {
+        h |= ((qh >> (4 * s + i)) & 1u) << (8 * i + s);
+        h |= ((qh >> (16 + 4 * s + i)) & 1u) << (8 * i + 4 + s);
+      }
+    return h;
+  }
+  static uint32_t ungroup(uint32_t h) {
+    uint32_t qh = 0;
+    for (int i = 0; i < 4; ++i)
+      for (int s = 0; s < 4; ++s) {
+        qh |= ((h >> (8 * i + s)) & 1u) << (4 * s + i);
+        qh |= ((h >> (8 * i + 4 + s)) & 1u) << (16 + 4 * s + i);
+      }
+    return qh;
+  }
+  static void pack_block(const uint8_t* row_block, int lane, uint8_t* group_block) {
+    std::memcpy(group_block + 2 * lane, row_block, 2);
+    uint32_t qh;
+    std::memcpy(&qh, row_block + 2, 4);
+    const uint32_t h = regroup(qh);
+    std::memcpy(group_block + 32 + 4 * lane, &h, 4);
+    for (int step = 0; step < 4; ++step) std::memcpy(group_block + 96 + 64 * step + 4 * lane, row_block + 6 + 4 * step, 4);
+  }
+  static void unpack_block(const uint8_t* group_block, int lane, uint8_t* row_block) {
+    std::memcpy(row_block, group_block + 2 * lane, 2);
+    uint32_t h;
+    std::memcpy(&h, group_block + 32 + 4 * lane, 4);
+    const uint32_t qh = ungroup(h);
+    std::memcpy(row_block + 2, &qh, 4);
+    for (int step = 0; step < 4; ++step) std::memcpy(row_block + 6 + 4 * step, group_block + 96 + 64 * step + 4 * lane, 4);
+  }
+  static int32_t offset_sum(const uint8_t* group_block, int lane, const int8_t* a) {
+    uint32_t h;
+    std::memcpy(&h, group_block + 32 + 4 * lane, 4);
+    int32_t sum = 0;
+    for (int step = 0; step < 4; ++step)
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t q = group_block[96 + 64 * step + 4 * lane + i];
+        const int low = (q & 15) | int((h >> (8 * i + step)) & 1u) << 4;
+        const int high = (q >> 4) | int((h >> (8 * i + 4 + step)) & 1u) << 4;
+        sum += low * a[4 * step + i] + high * a[16 + 4 * step + i];
+      }
+    return sum;
+  }
+  static int32_t row_sum(const uint8_t* row_block, const int8_t* a) {
+    uint32_t qh;
+    std::memcpy(&qh, row_block + 2, 4);
+    int32_t sum = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int low = (row_block[6 + j] & 15) | int((qh >> j) & 1u) << 4;
+      const int high = (row_block[6 + j] >> 4) | int((qh >> (16 + j)) & 1u) << 4;
+      sum += (low - 16) * a[j] + (high - 16) * a[16 + j];
+    }
+    return sum;
+  }
+};
+
 // The reference chain: sum += float(integer block sum) * (dx * dy), block after block.
 template <class L>
 void tile_q8_family(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
@@ -260,6 +328,7 @@ constexpr PackedTypeInfo float_type(TensorType type) {
 const PackedTypeInfo kPackedTypes[] = {
     q8_family<Q8_0Layout>(T::Q8_0),
     q8_family<Q4_0Layout>(T::Q4_0),
+    q8_family<Q5_0Layout>(T::Q5_0),
     float_type<F32Values>(T::F32),
     float_type<F16Values>(T::F16),
     float_type<BF16Values>(T::BF16),

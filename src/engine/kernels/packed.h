@@ -15,12 +15,14 @@
 //   Q4_0  [16 x f16 d][4 steps x 16 rows x 4 bytes, each 2 nibbles]         288 = 16 x 18
 //         (step c holds the row's bytes 4c..4c+3: low nibbles are values 4c..4c+3,
 //          high nibbles values 16+4c..16+4c+3, as in the row-major block)
-//   F16   per column: [16 x f16]                                            32 = 16 x 2
+//   Q5_0  [16 x f16 d][16 x u32 high bits, regrouped][4 steps as Q4_0]     352 = 16 x 22
+//   F32, F16, BF16: column after column, [16 values]                  16 x 4 or 16 x 2
 //
 // The Q8_0 family multiplies unsigned weight bytes by signed activation bytes (what
-// vpdpbusd does): Q8_0 levels are stored plus 128, Q4_0 nibbles are q = level + 8. The
-// activations' partner blocks carry -offset * (sum of their levels), so every integer
-// block sum comes out exact: sum((w + offset) * a) - offset * sum(a) = sum(w * a).
+// vpdpbusd does): Q8_0 levels are stored plus 128, Q4_0 nibbles are q = level + 8, Q5_0's
+// five bits q = level + 16. The activations' partner blocks carry -offset * (sum of their
+// levels), so every integer block sum comes out exact:
+//   sum((w + offset) * a) - offset * sum(a) = sum(w * a).
 //
 // Every kernel of a packed type gives each output the bits of that instruction set's
 // row-major dot: the float chain over blocks (Q8_0 family) or columns (F16) runs in the

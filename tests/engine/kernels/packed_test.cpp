@@ -20,8 +20,8 @@
 namespace loupe {
 namespace {
 
-const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::F32, TensorType::F16,
-                                   TensorType::BF16};
+const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
+                                   TensorType::F32,  TensorType::F16,  TensorType::BF16};
 
 std::vector<float> random_normal(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -127,7 +127,7 @@ TEST_F(PackedTest, FastPackedMatchesRowMajor) {
   for (KernelIsa isa : supported_isas()) {
     ASSERT_TRUE(set_kernel_isa(isa));
     for (TensorType type : kPackedTypes) {
-      const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0;
+      const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0;
       const int64_t cols = type_info(type).block_size == 1 ? 77 : 576;
       Matrix m(type, cols, 48, 5);  // whole groups: the rows after them use a scalar dot
       for (int n_tokens : {1, 2, 5, 8, 13}) {
@@ -192,13 +192,13 @@ TEST_F(PackedTest, SharedInputMixesPackedAndRowMajor) {
   EXPECT_EQ(tc, sc);
 }
 
-// Random bytes as Q8_0/Q4_0 levels (every pattern, including -128 in Q8_0) with sane
+// Random bytes as Q8_0/Q4_0/Q5_0 levels (every pattern, including -128 in Q8_0) with sane
 // scales: the packed kernels still agree with the reference.
 TEST_F(PackedTest, RandomLevelBytes) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> unit(0.01f, 1.0f);
-  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0}) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0}) {
     Matrix m(type, 256, 32, 9);
     const size_t block_bytes = type_info(type).block_bytes;
     for (size_t i = 0; i < m.row_major.size(); ++i) {
