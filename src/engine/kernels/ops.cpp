@@ -97,20 +97,32 @@ void add_in_place(float* x, const float* y, int n) {
   for (int i = 0; i < n; ++i) x[i] += y[i];
 }
 
-void rope(float* head, int rope_dims, int pos, float theta_scale, const float* freq_factors, bool adjacent) {
+void rope_angles(int first_pos, int n_positions, int rope_dims, float theta_scale, const float* freq_factors,
+                 float* cos_out, float* sin_out) {
   // The angle of pair i is pos * theta_scale^i, built by repeated float multiplication as
   // llama.cpp does, so both round the same way.
   const int half = rope_dims / 2;
-  float theta = float(pos);
-  for (int i = 0; i < half; ++i, theta *= theta_scale) {
-    const float angle = freq_factors ? theta / freq_factors[i] : theta;
-    const float c = std::cos(angle), s = std::sin(angle);
-    float& a = adjacent ? head[2 * i] : head[i];
-    float& b = adjacent ? head[2 * i + 1] : head[i + half];
-    const float a0 = a, b0 = b;
-    a = a0 * c - b0 * s;
-    b = a0 * s + b0 * c;
+  for (int p = 0; p < n_positions; ++p) {
+    float theta = float(first_pos + p);
+    for (int i = 0; i < half; ++i, theta *= theta_scale) {
+      const float angle = freq_factors ? theta / freq_factors[i] : theta;
+      cos_out[size_t(p) * half + i] = std::cos(angle);
+      sin_out[size_t(p) * half + i] = std::sin(angle);
+    }
   }
+}
+
+void rope_rotate(float* out, const float* head, const float* cos, const float* sin, int rope_dims, int head_dim,
+                 bool adjacent) {
+  const int half = rope_dims / 2;
+  for (int i = 0; i < half; ++i) {
+    const int ia = adjacent ? 2 * i : i, ib = adjacent ? 2 * i + 1 : i + half;
+    const float a = head[ia], b = head[ib];
+    out[ia] = a * cos[i] - b * sin[i];
+    out[ib] = a * sin[i] + b * cos[i];
+  }
+  if (out != head)
+    for (int i = rope_dims; i < head_dim; ++i) out[i] = head[i];
 }
 
 }  // namespace loupe

@@ -19,9 +19,15 @@ void gelu(float* x, int n);
 float gelu_exact(float x);
 void add_in_place(float* x, const float* y, int n);
 
-// Rotates one head's vector by position `pos`: pair i turns by pos * theta_scale^i
-// radians, divided by freq_factors[i] when given (Llama 3 scaling). `adjacent` pairs
-// (x[2i], x[2i+1]); otherwise (x[i], x[i + rope_dims/2]).
-void rope(float* head, int rope_dims, int pos, float theta_scale, const float* freq_factors, bool adjacent);
+// RoPE. The angle of pair i at position pos is pos * theta_scale^i, divided by
+// freq_factors[i] when given (Llama 3 scaling). rope_angles writes the cosines and sines
+// of n_positions positions from first_pos, (n_positions, rope_dims / 2) each, once per
+// forward pass; rope_rotate turns one head by one position's angles: `adjacent` pairs
+// (x[2i], x[2i+1]), otherwise (x[i], x[i + rope_dims/2]); dimensions past rope_dims are
+// copied. `out` may be `head` (in place) or, for keys, their row in the KV cache.
+void rope_angles(int first_pos, int n_positions, int rope_dims, float theta_scale, const float* freq_factors,
+                 float* cos_out, float* sin_out);
+void rope_rotate(float* out, const float* head, const float* cos, const float* sin, int rope_dims, int head_dim,
+                 bool adjacent);
 
 }  // namespace loupe

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
@@ -57,17 +58,41 @@ InferenceState make_state(const Model& model, int context) {
 }
 
 void store_kv(const ModelConfig& config, InferenceState& state, int layer, int n_tokens,
-              const float* k, const float* v) {
+              const float* k, const float* v, bool rotate) {
   const size_t kv_dim = size_t(config.n_kv_heads) * config.head_dim;
   const size_t offset = (size_t(layer) * state.context + state.n_past) * kv_dim;
-  std::memcpy(state.key_cache.data() + offset, k, sizeof(float) * kv_dim * n_tokens);
+  float* key_rows = state.key_cache.data() + offset;
+  if (rotate) {
+    const int half = config.rope_dims / 2;
+    const bool adjacent = config.rope_style == RopeStyle::Adjacent;
+    for (int t = 0; t < n_tokens; ++t)
+      for (int h = 0; h < config.n_kv_heads; ++h) {
+        const size_t at = size_t(t) * kv_dim + size_t(h) * config.head_dim;
+        rope_rotate(key_rows + at, k + at, state.rope_cos.data() + size_t(t) * half,
+                    state.rope_sin.data() + size_t(t) * half, config.rope_dims, config.head_dim, adjacent);
+      }
+  } else {
+    std::memcpy(key_rows, k, sizeof(float) * kv_dim * n_tokens);
+  }
   std::memcpy(state.value_cache.data() + offset, v, sizeof(float) * kv_dim * n_tokens);
 }
+
+namespace {
+
+// Queries per attention job when reading a prompt: each job takes one head's block of
+// queries, so two threads share 9 heads evenly and a block reads only the keys its
+// last query sees.
+constexpr int kQueryBlock = 32;
+// From this many queries on, scores and outputs are matrix products (kernels/gemm_f32.h):
+// far faster than dot by dot, even computing the masked corner of each block.
+constexpr int kMatrixAttentionTokens = 8;
+
+}  // namespace
 
 void causal_attention(const ModelConfig& config, InferenceState& state, int layer, int n_tokens,
                       const float* q, float* out, Capture* capture) {
   const int head_dim = config.head_dim, n_heads = config.n_heads;
-  const int kv_dim = config.n_kv_heads * head_dim;
+  const int q_dim = n_heads * head_dim, kv_dim = config.n_kv_heads * head_dim;
   const int heads_per_kv = n_heads / config.n_kv_heads;  // grouped-query attention
   const int n_keys = state.n_past + n_tokens;
   const float* keys = state.key_cache.data() + size_t(layer) * state.context * kv_dim;
@@ -77,26 +102,60 @@ void causal_attention(const ModelConfig& config, InferenceState& state, int laye
   if (capture && capture->attention_probs)
     captured = capture->attention.data() + size_t(layer) * n_heads * n_tokens * n_keys;
 
+  // Row t of `scores` (keys 0..n_past+t) -> probabilities, kept in the capture if asked.
+  auto normalize = [&](float* row, int head, int t) {
+    const int visible = state.n_past + t + 1;  // keys at positions <= this query's
+    for (int key = 0; key < visible; ++key) row[key] *= scale;
+    softmax(row, visible);
+    if (captured) {
+      float* kept = captured + (size_t(head) * n_tokens + t) * n_keys;
+      std::copy(row, row + visible, kept);
+      std::fill(kept + visible, kept + n_keys, 0.0f);
+    }
+  };
+
+  if (n_tokens >= kMatrixAttentionTokens) {
+    const GemmF32Kernels& gemm = gemm_f32_block_kernels();
+    const int blocks_per_head = (n_tokens + kQueryBlock - 1) / kQueryBlock;
+    thread_pool().parallel_for(int64_t(n_heads) * blocks_per_head, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> scores;
+      for (int64_t job = begin; job < end; ++job) {
+        const int head = int(job / blocks_per_head), kv_head = head / heads_per_kv;
+        const int t0 = int(job % blocks_per_head) * kQueryBlock, t1 = std::min(n_tokens, t0 + kQueryBlock);
+        const int rows = t1 - t0, seen = state.n_past + t1;  // keys the block's last query sees
+        scores.assign(size_t(rows) * seen, 0.0f);
+        // scores (rows x seen) = Q_head (rows x head_dim) . K_head (seen x head_dim)^T
+        gemm.a_bt(scores.data(), seen, q + size_t(t0) * q_dim + size_t(head) * head_dim, q_dim,
+                  keys + size_t(kv_head) * head_dim, kv_dim, rows, head_dim, seen, false);
+        for (int t = t0; t < t1; ++t) {
+          float* row = scores.data() + size_t(t - t0) * seen;
+          normalize(row, head, t);
+          std::fill(row + state.n_past + t + 1, row + seen, 0.0f);  // the future: no weight
+        }
+        // out_head (rows x head_dim) = probabilities (rows x seen) . V_head (seen x head_dim)
+        float* o = out + size_t(t0) * q_dim + size_t(head) * head_dim;
+        for (int t = 0; t < rows; ++t) std::fill(o + size_t(t) * q_dim, o + size_t(t) * q_dim + head_dim, 0.0f);
+        gemm.a_b_add(o, q_dim, scores.data(), seen, values + size_t(kv_head) * head_dim, kv_dim, rows, seen, head_dim);
+      }
+    });
+    return;
+  }
+
   const VectorKernels& vec = vector_kernels();
   thread_pool().parallel_for(int64_t(n_heads) * n_tokens, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(static_cast<size_t>(n_keys));
     for (int64_t job = begin; job < end; ++job) {
       const int head = int(job / n_tokens), t = int(job % n_tokens);
-      const int visible = state.n_past + t + 1;  // keys at positions <= this query's
-      const float* query = q + size_t(t) * n_heads * head_dim + size_t(head) * head_dim;
+      const int visible = state.n_past + t + 1;
+      const float* query = q + size_t(t) * q_dim + size_t(head) * head_dim;
       const int kv_head = head / heads_per_kv;
       for (int key = 0; key < visible; ++key)
-        scores[size_t(key)] = vec.dot(query, keys + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim) * scale;
-      softmax(scores.data(), visible);
-      float* o = out + size_t(t) * n_heads * head_dim + size_t(head) * head_dim;
+        scores[size_t(key)] = vec.dot(query, keys + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim);
+      normalize(scores.data(), head, t);
+      float* o = out + size_t(t) * q_dim + size_t(head) * head_dim;
       std::fill(o, o + head_dim, 0.0f);
       for (int key = 0; key < visible; ++key)
         vec.axpy(o, scores[size_t(key)], values + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim);
-      if (captured) {
-        float* row = captured + (size_t(head) * n_tokens + t) * n_keys;
-        std::copy(scores.begin(), scores.begin() + visible, row);
-        std::fill(row + visible, row + n_keys, 0.0f);
-      }
     }
   });
 }

@@ -38,6 +38,7 @@ struct InferenceState {
 
   // Scratch for one call, sized on demand: (n_tokens, width) each.
   std::vector<float> x, normed, q, k, v, attn_out, ffn_gate, ffn_up, block_out;
+  std::vector<float> rope_cos, rope_sin;  // (n_tokens, rope_dims / 2): this call's angles
 };
 
 // A state for `model` holding up to `context` positions (0: the model's own context).
@@ -61,9 +62,10 @@ void gpt2_forward(const Model& model, InferenceState& state, std::span<const int
 // values of `layer`. q: (n_tokens, n_heads*head_dim); out: the same shape.
 void causal_attention(const ModelConfig& config, InferenceState& state, int layer, int n_tokens,
                       const float* q, float* out, Capture* capture);
-// Copies k and v (n_tokens, kv_dim) into the cache of `layer` at positions n_past..
+// Copies k and v (n_tokens, kv_dim) into the cache of `layer` at positions n_past..;
+// with `rotate`, each key head is turned by RoPE on its way in (state.rope_cos/sin).
 void store_kv(const ModelConfig& config, InferenceState& state, int layer, int n_tokens,
-              const float* k, const float* v);
+              const float* k, const float* v, bool rotate = false);
 // Unembeds `n_rows` final-normed rows (n_rows, dim) into state.logits (n_rows, vocab).
 void unembed(const Model& model, InferenceState& state, const float* normed_rows, int n_rows);
 // Grows `buffer` to hold at least `n` floats and returns its data.

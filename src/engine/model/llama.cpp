@@ -33,6 +33,14 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
   float* up = scratch(state.ffn_up, size_t(n) * c.ff_dim);      // (n, ff_dim)
   float* out = scratch(state.block_out, size_t(n) * dim);     // (n, dim) what a block adds
 
+  // RoPE angles of this call's positions, the same for every layer and head.
+  const int half = c.rope_dims / 2;
+  const bool adjacent = c.rope_style == RopeStyle::Adjacent;
+  float* rope_cos = scratch(state.rope_cos, size_t(n) * half);  // (n, rope_dims / 2)
+  float* rope_sin = scratch(state.rope_sin, size_t(n) * half);
+  rope_angles(state.n_past, n, c.rope_dims, state.rope_theta_scale,
+              state.rope_freq_factors.empty() ? nullptr : state.rope_freq_factors.data(), rope_cos, rope_sin);
+
   for (int t = 0; t < n; ++t) read_row(w.token_embedding, tokens[size_t(t)], x + size_t(t) * dim);
   record_residual(c, capture, 0, x, n);
 
@@ -46,16 +54,14 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
     // q, k and v read the same input: converted once, computed as one parallel job.
     const MatmulTarget qkv[] = {{&lw.wq, q, &lw.bq}, {&lw.wk, k, &lw.bk}, {&lw.wv, v, &lw.bv}};
     matmul_shared_input(qkv, normed, n);
-    const bool adjacent = c.rope_style == RopeStyle::Adjacent;
-    const float* factors = state.rope_freq_factors.empty() ? nullptr : state.rope_freq_factors.data();
-    for (int t = 0; t < n; ++t) {
-      const int pos = state.n_past + t;
-      for (int h = 0; h < c.n_heads; ++h)
-        rope(q + size_t(t) * q_dim + size_t(h) * c.head_dim, c.rope_dims, pos, state.rope_theta_scale, factors, adjacent);
-      for (int h = 0; h < c.n_kv_heads; ++h)
-        rope(k + size_t(t) * kv_dim + size_t(h) * c.head_dim, c.rope_dims, pos, state.rope_theta_scale, factors, adjacent);
-    }
-    store_kv(c, state, layer, n, k, v);
+    // Rotate q in place and k on its way into the KV cache, by this call's angles.
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < c.n_heads; ++h) {
+        float* head = q + size_t(t) * q_dim + size_t(h) * c.head_dim;
+        rope_rotate(head, head, rope_cos + size_t(t) * half, rope_sin + size_t(t) * half, c.rope_dims, c.head_dim,
+                    adjacent);
+      }
+    store_kv(c, state, layer, n, k, v, /*rotate=*/true);
     causal_attention(c, state, layer, n, q, attn, capture);
     matmul(lw.wo, attn, n, out);
     if (capture && capture->block_outputs) record_block_output(c, &capture->attention_output, layer, out, n);

@@ -102,8 +102,12 @@ TEST_P(ReferenceLogits, AgreeAtEveryPosition) {
       forward(model, stepwise, std::span<const int32_t>(&id, 1));
       last_rows.insert(last_rows.end(), stepwise.logits.begin(), stepwise.logits.end());
     }
+    // A prompt's attention runs as matrix products, one token's dot by dot, so the two
+    // round differently; GPT-2's GELU goes through an f16 table (as llama.cpp's does),
+    // where a last-bit difference of its input can move the output by a whole f16 step.
     const Agreement s = compare_logits(last_rows, state.logits, n_vocab);
-    EXPECT_LE(s.max_abs_diff / s.max_abs_logit, quantized ? 1e-3 : 1e-5) << "KV cache path differs, " << name;
+    const bool gpt2 = name.rfind("ref-gpt2", 0) == 0;
+    EXPECT_LE(s.max_abs_diff / s.max_abs_logit, quantized ? 1e-3 : gpt2 ? 1e-4 : 1e-5) << "KV cache path differs, " << name;
   }
 }
 
