@@ -242,6 +242,200 @@ void unpack_row_blocks(const uint8_t* group, int64_t cols, int lane, uint8_t* ro
 }
 
 // ---------------------------------------------------------------------------
+// K-quants: 256-value super-blocks. Activations in partner blocks of
+//   {f32 d; i32 sums[n_sums]; i8 q[256]}
+// (the reference Q8_K's levels and scale), where Q4_K keeps the 8 sums of 32 levels (its
+// mins meet them) and Q6_K -32 times the 16 sums of 16 (its levels are q - 32).
+// ---------------------------------------------------------------------------
+
+constexpr int kSuper = 256;
+
+template <int kSums, int kFactor>
+void quantize_k_partner(const float* in, uint8_t* out, int64_t n) {
+  const TensorTypeInfo& q8_k = type_info(TensorType::Q8_K);
+  uint8_t block[292];  // {f32 d; i8 q[256]; i16 bsums[16]}
+  constexpr size_t bytes = 4 + 4 * kSums + kSuper;
+  for (int64_t b = 0; b < n / kSuper; ++b, in += kSuper, out += bytes) {
+    q8_k.from_float(in, block, kSuper);
+    std::memcpy(out, block, 4);
+    for (int k = 0; k < kSums; ++k) {
+      int32_t sum = 0;
+      for (int i = 0; i < kSuper / kSums; ++i) sum += int8_t(block[4 + k * (kSuper / kSums) + i]);
+      sum *= kFactor;
+      std::memcpy(out + 4 + 4 * k, &sum, 4);
+    }
+    std::memcpy(out + 4 + 4 * kSums, block + 4, kSuper);
+  }
+}
+
+// Q4_K row block: {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}; 8 sub-blocks of 32, value
+// = d * scale_j * q - dmin * min_j, sub-blocks 2p and 2p+1 in the low and high nibbles of
+// qs[32p..32p+31]. Packed (2304 bytes): [16 d][16 dmin][3 words x 16 rows of the 12 scale
+// bytes][32 steps (pair p, step s) x 16 rows x the 4 bytes qs[32p+4s..]].
+struct Q4_KLayout {
+  static constexpr size_t kRowBlockBytes = 144, kGroupBlockBytes = R * kRowBlockBytes;
+  static constexpr int kSums = 8;
+  static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
+  static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
+    std::memcpy(group + 2 * lane, row, 2);
+    std::memcpy(group + 32 + 2 * lane, row + 2, 2);
+    for (int w = 0; w < 3; ++w) std::memcpy(group + 64 + 64 * w + 4 * lane, row + 4 + 4 * w, 4);
+    for (int step = 0; step < 32; ++step) std::memcpy(group + 256 + 64 * step + 4 * lane, row + 16 + 4 * step, 4);
+  }
+  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+    std::memcpy(row, group + 2 * lane, 2);
+    std::memcpy(row + 2, group + 32 + 2 * lane, 2);
+    for (int w = 0; w < 3; ++w) std::memcpy(row + 4 + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
+    for (int step = 0; step < 32; ++step) std::memcpy(row + 16 + 4 * step, group + 256 + 64 * step + 4 * lane, 4);
+  }
+  static void scale_min(const uint8_t* scales, int j, int* scale, int* min) {
+    if (j < 4) {
+      *scale = scales[j] & 63;
+      *min = scales[j + 4] & 63;
+    } else {
+      *scale = (scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4);
+      *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+    }
+  }
+  // The reference's per-block term, from the row's scales and each sub-block's sum.
+  template <class Level>
+  static float block_term(const uint8_t* scales, float d, float dmin, const uint8_t* a, Level level) {
+    const float dy = load_f32(a);
+    int sum_q = 0, sum_m = 0;
+    for (int j = 0; j < 8; ++j) {
+      int scale, min;
+      scale_min(scales, j, &scale, &min);
+      int s = 0;
+      for (int l = 0; l < 32; ++l) s += level(j, l) * int8_t(a[4 + 4 * kSums + 32 * j + l]);
+      sum_q += scale * s;
+      sum_m += min * load_i32(a + 4 + 4 * j);
+    }
+    return d * dy * float(sum_q) - dmin * dy * float(sum_m);
+  }
+  static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
+    uint8_t scales[12];
+    for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
+    return block_term(scales, load_f16(group + 2 * lane), load_f16(group + 32 + 2 * lane), a, [&](int j, int l) {
+      const uint8_t q = group[256 + 64 * (8 * (j / 2) + l / 4) + 4 * lane + l % 4];
+      return j % 2 == 0 ? q & 15 : q >> 4;
+    });
+  }
+  static float row_term(const uint8_t* row, const uint8_t* a) {
+    return block_term(row + 4, load_f16(row), load_f16(row + 2), a, [&](int j, int l) {
+      const uint8_t q = row[16 + 32 * (j / 2) + l];
+      return j % 2 == 0 ? q & 15 : q >> 4;
+    });
+  }
+};
+
+// Q6_K row block: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}; 16 sub-blocks of 16,
+// value = d * scale_j * (q - 32), q six bits (see q6_k_level in core/tensor_types.cpp).
+// Packed (3360 bytes): [16 d][16 sub-blocks x 16 rows of scales][32 vectors of low
+// nibbles: vector v holds steps v (low) and 32+v (high)][16 vectors of high bit pairs:
+// vector w holds those of steps w, 16+w, 32+w, 48+w in bits 0-1, 2-3, 4-5, 6-7]; step t
+// is values 4t..4t+3 of a row, 4 bytes per row.
+struct Q6_KLayout {
+  static constexpr size_t kRowBlockBytes = 210, kGroupBlockBytes = R * kRowBlockBytes;
+  static constexpr int kSums = 16;
+  static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
+  static int row_level(const uint8_t* row, int v) {
+    const int half = v / 128, k = (v % 128) / 32, l = v % 32;
+    const uint8_t* ql = row + 64 * half;
+    const uint8_t* qh = row + 128 + 32 * half;
+    int low = k % 2 == 0 ? ql[l] : ql[l + 32];
+    low = k < 2 ? (low & 0x0f) : (low >> 4);
+    return low | (((qh[l] >> (2 * k)) & 3) << 4);
+  }
+  static int group_level(const uint8_t* group, int lane, int v) {
+    const int step = v / 4, i = v % 4;
+    const uint8_t low = group[288 + 64 * (step % 32) + 4 * lane + i];
+    const uint8_t high = group[2336 + 64 * (step % 16) + 4 * lane + i];
+    return (step < 32 ? low & 15 : low >> 4) | (((high >> (2 * (step / 16))) & 3) << 4);
+  }
+  static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
+    std::memcpy(group + 2 * lane, row + 208, 2);
+    for (int j = 0; j < 16; ++j) group[32 + 16 * j + lane] = row[192 + j];
+    for (int v = 0; v < 256; ++v) {
+      const int q = row_level(row, v), step = v / 4, i = v % 4;
+      uint8_t& low = group[288 + 64 * (step % 32) + 4 * lane + i];
+      uint8_t& high = group[2336 + 64 * (step % 16) + 4 * lane + i];
+      if (step < 32) low = uint8_t((low & 0xf0) | (q & 15));
+      else low = uint8_t((low & 0x0f) | ((q & 15) << 4));
+      const int shift = 2 * (step / 16);
+      high = uint8_t((high & ~(3 << shift)) | ((q >> 4) << shift));
+    }
+  }
+  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+    std::memcpy(row + 208, group + 2 * lane, 2);
+    for (int j = 0; j < 16; ++j) row[192 + j] = group[32 + 16 * j + lane];
+    std::memset(row, 0, 192);
+    for (int v = 0; v < 256; ++v) {
+      const int q = group_level(group, lane, v);
+      const int half = v / 128, k = (v % 128) / 32, l = v % 32;
+      uint8_t* ql = row + 64 * half;
+      uint8_t* qh = row + 128 + 32 * half;
+      (k % 2 == 0 ? ql[l] : ql[l + 32]) |= uint8_t(k < 2 ? (q & 15) : (q & 15) << 4);
+      qh[l] |= uint8_t((q >> 4) << (2 * k));
+    }
+  }
+  template <class Level>
+  static float block_term(const int8_t* scales, float d, const uint8_t* a, Level level) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      int s = load_i32(a + 4 + 4 * j);  // -32 * (sum of the 16 levels)
+      for (int l = 0; l < 16; ++l) s += level(16 * j + l) * int8_t(a[4 + 4 * kSums + 16 * j + l]);
+      sumi += scales[j] * s;
+    }
+    return d * load_f32(a) * float(sumi);
+  }
+  static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
+    int8_t scales[16];
+    for (int j = 0; j < 16; ++j) scales[j] = int8_t(group[32 + 16 * j + lane]);
+    return block_term(scales, load_f16(group + 2 * lane), a, [&](int v) { return group_level(group, lane, v); });
+  }
+  static float row_term(const uint8_t* row, const uint8_t* a) {
+    return block_term(reinterpret_cast<const int8_t*>(row + 192), load_f16(row + 208), a,
+                      [&](int v) { return row_level(row, v); });
+  }
+};
+
+template <class L>
+void tile_k_quant(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
+                  size_t act_bytes, int n_tokens, float* out, size_t out_stride) {
+  for (int g = 0; g < n_groups; ++g)
+    for (int t = 0; t < n_tokens; ++t)
+      for (int lane = 0; lane < R; ++lane) {
+        float sum = 0;
+        for (int64_t b = 0; b < cols / kSuper; ++b)
+          sum += L::group_term(groups + size_t(g) * group_bytes + size_t(b) * L::kGroupBlockBytes, lane,
+                               acts + size_t(t) * act_bytes + size_t(b) * L::kPartnerBytes);
+        out[size_t(t) * out_stride + size_t(R * g + lane)] = sum;
+      }
+}
+
+template <class L>
+float tail_dot_k_quant(const uint8_t* row, const uint8_t* act, int64_t cols) {
+  float sum = 0;
+  for (int64_t b = 0; b < cols / kSuper; ++b)
+    sum += L::row_term(row + size_t(b) * L::kRowBlockBytes, act + size_t(b) * L::kPartnerBytes);
+  return sum;
+}
+
+template <class L>
+void pack_group_super_blocks(const uint8_t* rows, size_t row_bytes, int64_t cols, uint8_t* group) {
+  for (int64_t b = 0; b < cols / kSuper; ++b)
+    for (int lane = 0; lane < R; ++lane)
+      L::pack_block(rows + size_t(lane) * row_bytes + size_t(b) * L::kRowBlockBytes, lane,
+                    group + size_t(b) * L::kGroupBlockBytes);
+}
+
+template <class L>
+void unpack_row_super_blocks(const uint8_t* group, int64_t cols, int lane, uint8_t* row) {
+  for (int64_t b = 0; b < cols / kSuper; ++b)
+    L::unpack_block(group + size_t(b) * L::kGroupBlockBytes, lane, row + size_t(b) * L::kRowBlockBytes);
+}
+
+// ---------------------------------------------------------------------------
 // Float types: one column of 16 rows after another; partner rows are f32 values
 // rounded through the weight type (what the reference's partner type holds).
 // ---------------------------------------------------------------------------
@@ -319,6 +513,11 @@ constexpr PackedTypeInfo q8_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
           quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>};
 }
+template <class L, int kFactor>
+constexpr PackedTypeInfo k_quant(TensorType type) {
+  return {type, kSuper, L::kPartnerBytes, pack_group_super_blocks<L>, unpack_row_super_blocks<L>,
+          quantize_k_partner<L::kSums, kFactor>, tile_k_quant<L>, tail_dot_k_quant<L>};
+}
 template <class V>
 constexpr PackedTypeInfo float_type(TensorType type) {
   return {type, 1, 4, pack_group_columns<V>, unpack_row_columns<V>, quantize_float_partner<V>, tile_float<V>,
@@ -329,6 +528,8 @@ const PackedTypeInfo kPackedTypes[] = {
     q8_family<Q8_0Layout>(T::Q8_0),
     q8_family<Q4_0Layout>(T::Q4_0),
     q8_family<Q5_0Layout>(T::Q5_0),
+    k_quant<Q4_KLayout, 1>(T::Q4_K),
+    k_quant<Q6_KLayout, -32>(T::Q6_K),
     float_type<F32Values>(T::F32),
     float_type<F16Values>(T::F16),
     float_type<BF16Values>(T::BF16),

@@ -16,6 +16,8 @@
 //         (step c holds the row's bytes 4c..4c+3: low nibbles are values 4c..4c+3,
 //          high nibbles values 16+4c..16+4c+3, as in the row-major block)
 //   Q5_0  [16 x f16 d][16 x u32 high bits, regrouped][4 steps as Q4_0]     352 = 16 x 22
+//   Q4_K, Q6_K per 256-value super-block: scales and levels regrouped the same way
+//         (kernels/packed.cpp describes each)                  16 x 144, 16 x 210
 //   F32, F16, BF16: column after column, [16 values]                  16 x 4 or 16 x 2
 //
 // The Q8_0 family multiplies unsigned weight bytes by signed activation bytes (what

@@ -20,8 +20,8 @@
 namespace loupe {
 namespace {
 
-const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
-                                   TensorType::F32,  TensorType::F16,  TensorType::BF16};
+const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_K,
+                                   TensorType::Q6_K, TensorType::F32,  TensorType::F16,  TensorType::BF16};
 
 std::vector<float> random_normal(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -71,7 +71,10 @@ class PackedTest : public ::testing::Test {
   KernelIsa saved_ = KernelIsa::Scalar;
 };
 
-int64_t cols_for(TensorType type) { return type_info(type).block_size == 1 ? 77 : 96; }
+int64_t cols_for(TensorType type) {
+  const int block = type_info(type).block_size;
+  return block == 1 ? 77 : block == 256 ? 512 : 96;
+}
 
 TEST_F(PackedTest, PackingIsUndoneExactly) {
   for (TensorType type : kPackedTypes) {
@@ -99,9 +102,9 @@ TEST_F(PackedTest, CanPackOnlyMatricesOfPackedTypesWithAWholeGroup) {
   TensorView small = m.view;
   small.shape = {64, 15, 1, 1};
   EXPECT_FALSE(can_pack(small));
-  TensorView k_quant = m.view;
-  k_quant.type = TensorType::Q6_K;
-  EXPECT_FALSE(can_pack(k_quant));
+  TensorView other = m.view;
+  other.type = TensorType::Q4_1;  // no packed layout
+  EXPECT_FALSE(can_pack(other));
   EXPECT_THROW(pack_in_place(small, m.row_major.data()), Error);
 }
 
@@ -128,7 +131,7 @@ TEST_F(PackedTest, FastPackedMatchesRowMajor) {
     ASSERT_TRUE(set_kernel_isa(isa));
     for (TensorType type : kPackedTypes) {
       const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0;
-      const int64_t cols = type_info(type).block_size == 1 ? 77 : 576;
+      const int64_t cols = type_info(type).block_size == 1 ? 77 : type_info(type).block_size == 256 ? 768 : 576;
       Matrix m(type, cols, 48, 5);  // whole groups: the rows after them use a scalar dot
       for (int n_tokens : {1, 2, 5, 8, 13}) {
         const std::vector<float> in = random_normal(size_t(cols * n_tokens), 6);
@@ -142,6 +145,26 @@ TEST_F(PackedTest, FastPackedMatchesRowMajor) {
             ASSERT_NEAR(packed[i], row_major[i], 2e-5 * (1 + std::fabs(row_major[i])))
                 << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
         }
+      }
+    }
+  }
+}
+
+// The K-quant kernels evaluate the reference's expression lane by lane, without fma.
+TEST_F(PackedTest, KQuantsGiveTheReferenceBitsOnEveryIsa) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
+    Matrix m(type, 768, 48, 12);
+    const std::vector<float> in = random_normal(768 * 7, 13);
+    ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+    std::vector<float> reference(48 * 7);
+    matmul(m.view, in.data(), 7, reference.data());
+    for (KernelIsa isa : supported_isas()) {
+      ASSERT_TRUE(set_kernel_isa(isa));
+      for (int n_tokens : {1, 7}) {
+        std::vector<float> packed(size_t(48 * n_tokens));
+        matmul(m.packed, in.data(), n_tokens, packed.data());
+        for (size_t i = 0; i < packed.size(); ++i)
+          ASSERT_EQ(packed[i], reference[i]) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
       }
     }
   }
