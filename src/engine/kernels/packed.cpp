@@ -66,6 +66,7 @@ void quantize_q8_partner(const float* in, uint8_t* out, int64_t n) {
 
 // Q8_0: {f16 d; i8 q[32]} per row-major block.
 struct Q8_0Layout {
+  static constexpr int kBlockValues = kBlock;
   static constexpr int kOffset = 128;
   static constexpr size_t kRowBlockBytes = 34;
   static constexpr size_t kGroupBlockBytes = R * kRowBlockBytes;
@@ -100,6 +101,7 @@ struct Q8_0Layout {
 
 // Q4_0: {f16 d; u8 qs[16]}, value j = low nibble of qs[j] (j < 16) or high of qs[j-16].
 struct Q4_0Layout {
+  static constexpr int kBlockValues = kBlock;
   static constexpr int kOffset = 8;
   static constexpr size_t kRowBlockBytes = 18;
   static constexpr size_t kGroupBlockBytes = R * kRowBlockBytes;
@@ -133,6 +135,7 @@ struct Q4_0Layout {
 // bit s, the high bit of value 4s+i and, in bit 4+s, that of value 16+4s+i: a kernel gets
 // step s's high bits for 16 rows with one shift and one mask (see high_bits_of_step).
 struct Q5_0Layout {
+  static constexpr int kBlockValues = kBlock;
   static constexpr int kOffset = 16;
   static constexpr size_t kRowBlockBytes = 22;
   static constexpr size_t kGroupBlockBytes = R * kRowBlockBytes;  // [32 d][64 H][256 qs]
@@ -227,9 +230,10 @@ float tail_dot_q8_family(const uint8_t* row, const uint8_t* act, int64_t cols) {
   return sum;
 }
 
+// Packing moves block b of each of the 16 rows into the group's block b (any layout).
 template <class L>
 void pack_group_blocks(const uint8_t* rows, size_t row_bytes, int64_t cols, uint8_t* group) {
-  for (int64_t b = 0; b < cols / kBlock; ++b)
+  for (int64_t b = 0; b < cols / L::kBlockValues; ++b)
     for (int lane = 0; lane < R; ++lane)
       L::pack_block(rows + size_t(lane) * row_bytes + size_t(b) * L::kRowBlockBytes, lane,
                     group + size_t(b) * L::kGroupBlockBytes);
@@ -237,7 +241,7 @@ void pack_group_blocks(const uint8_t* rows, size_t row_bytes, int64_t cols, uint
 
 template <class L>
 void unpack_row_blocks(const uint8_t* group, int64_t cols, int lane, uint8_t* row) {
-  for (int64_t b = 0; b < cols / kBlock; ++b)
+  for (int64_t b = 0; b < cols / L::kBlockValues; ++b)
     L::unpack_block(group + size_t(b) * L::kGroupBlockBytes, lane, row + size_t(b) * L::kRowBlockBytes);
 }
 
@@ -273,6 +277,7 @@ void quantize_k_partner(const float* in, uint8_t* out, int64_t n) {
 // qs[32p..32p+31]. Packed (2304 bytes): [16 d][16 dmin][3 words x 16 rows of the 12 scale
 // bytes][32 steps (pair p, step s) x 16 rows x the 4 bytes qs[32p+4s..]].
 struct Q4_KLayout {
+  static constexpr int kBlockValues = kSuper;
   static constexpr size_t kRowBlockBytes = 144, kGroupBlockBytes = R * kRowBlockBytes;
   static constexpr int kSums = 8;
   static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
@@ -335,6 +340,7 @@ struct Q4_KLayout {
 // vector w holds those of steps w, 16+w, 32+w, 48+w in bits 0-1, 2-3, 4-5, 6-7]; step t
 // is values 4t..4t+3 of a row, 4 bytes per row.
 struct Q6_KLayout {
+  static constexpr int kBlockValues = kSuper;
   static constexpr size_t kRowBlockBytes = 210, kGroupBlockBytes = R * kRowBlockBytes;
   static constexpr int kSums = 16;
   static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
@@ -421,20 +427,6 @@ float tail_dot_k_quant(const uint8_t* row, const uint8_t* act, int64_t cols) {
   return sum;
 }
 
-template <class L>
-void pack_group_super_blocks(const uint8_t* rows, size_t row_bytes, int64_t cols, uint8_t* group) {
-  for (int64_t b = 0; b < cols / kSuper; ++b)
-    for (int lane = 0; lane < R; ++lane)
-      L::pack_block(rows + size_t(lane) * row_bytes + size_t(b) * L::kRowBlockBytes, lane,
-                    group + size_t(b) * L::kGroupBlockBytes);
-}
-
-template <class L>
-void unpack_row_super_blocks(const uint8_t* group, int64_t cols, int lane, uint8_t* row) {
-  for (int64_t b = 0; b < cols / kSuper; ++b)
-    L::unpack_block(group + size_t(b) * L::kGroupBlockBytes, lane, row + size_t(b) * L::kRowBlockBytes);
-}
-
 // ---------------------------------------------------------------------------
 // Float types: one column of 16 rows after another; partner rows are f32 values
 // rounded through the weight type (what the reference's partner type holds).
@@ -515,7 +507,7 @@ constexpr PackedTypeInfo q8_family(TensorType type) {
 }
 template <class L, int kFactor>
 constexpr PackedTypeInfo k_quant(TensorType type) {
-  return {type, kSuper, L::kPartnerBytes, pack_group_super_blocks<L>, unpack_row_super_blocks<L>,
+  return {type, kSuper, L::kPartnerBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
           quantize_k_partner<L::kSums, kFactor>, tile_k_quant<L>, tail_dot_k_quant<L>};
 }
 template <class V>

@@ -15,6 +15,8 @@
 #include "core/half.h"
 #include "core/tensor_types.h"
 
+#include "test_support.h"
+
 namespace loupe {
 namespace {
 
@@ -58,12 +60,7 @@ std::vector<KernelIsa> fast_isas() {
   return isas;
 }
 
-class KernelTest : public ::testing::Test {
- protected:
-  void SetUp() override { saved_ = kernel_isa(); }
-  void TearDown() override { set_kernel_isa(saved_); }
-  KernelIsa saved_ = KernelIsa::Scalar;
-};
+using KernelTest = test::KernelSettingsTest;
 
 const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
                                    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,

@@ -7,12 +7,13 @@
 
 #include <atomic>
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "core/tensor_types.h"
 #include "kernels/dispatch.h"
 #include "kernels/thread_pool.h"
+
+#include "test_support.h"
 
 namespace loupe {
 namespace {
@@ -23,41 +24,10 @@ constexpr bool kThreads = false;
 constexpr bool kThreads = true;
 #endif
 
-std::vector<float> random_normal(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::random_normal;
+using Weight = test::RandomMatrix;
 
-// A weight matrix of `rows` x `cols` in `type`, with its bytes.
-struct Weight {
-  std::vector<uint8_t> bytes;
-  TensorView view;
-  Weight(TensorType type, int64_t cols, int64_t rows, uint32_t seed) {
-    std::vector<float> values = random_normal(size_t(cols * rows), seed);
-    bytes.resize(row_bytes(type, cols) * size_t(rows));
-    for (int64_t r = 0; r < rows; ++r)
-      type_info(type).from_float(values.data() + r * cols, bytes.data() + row_bytes(type, cols) * size_t(r), cols);
-    view.name = "w";
-    view.type = type;
-    view.shape = {cols, rows, 1, 1};
-    view.n_dims = 2;
-    view.data = bytes.data();
-    view.bytes = bytes.size();
-  }
-};
-
-class MatmulTest : public ::testing::Test {
- protected:
-  void SetUp() override { saved_ = kernel_isa(); }
-  void TearDown() override {
-    set_kernel_isa(saved_);
-    set_thread_count(1);
-  }
-  KernelIsa saved_ = KernelIsa::Scalar;
-};
+using MatmulTest = test::KernelSettingsTest;
 
 const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
                              TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,

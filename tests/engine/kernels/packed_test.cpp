@@ -17,38 +17,26 @@
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 
+#include "test_support.h"
+
 namespace loupe {
 namespace {
 
 const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_K,
                                    TensorType::Q6_K, TensorType::F32,  TensorType::F16,  TensorType::BF16};
 
-std::vector<float> random_normal(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::random_normal;
 
-// A rows x cols matrix of `type`, row-major, and a packed copy of it.
+// A rows x cols matrix of `type`: row-major (`view`) and a packed copy (`packed`, when
+// the type has a packed layout).
 struct Matrix {
-  std::vector<uint8_t> row_major, packed_bytes;
-  TensorView view, packed;
-  Matrix(TensorType type, int64_t cols, int64_t rows, uint32_t seed) {
-    const std::vector<float> values = random_normal(size_t(cols * rows), seed);
-    const size_t rb = row_bytes(type, cols);
-    row_major.resize(rb * size_t(rows));
-    for (int64_t r = 0; r < rows; ++r)
-      type_info(type).from_float(values.data() + r * cols, row_major.data() + rb * size_t(r), cols);
-    view.name = "w";
-    view.type = type;
-    view.shape = {cols, rows, 1, 1};
-    view.n_dims = 2;
-    view.data = row_major.data();
-    view.bytes = row_major.size();
-    packed_bytes = row_major;
-    packed = view;
+  test::RandomMatrix source;
+  std::vector<uint8_t>& row_major = source.bytes;
+  TensorView& view = source.view;
+  std::vector<uint8_t> packed_bytes;
+  TensorView packed;
+  Matrix(TensorType type, int64_t cols, int64_t rows, uint32_t seed)
+      : source(type, cols, rows, seed), packed_bytes(source.bytes), packed(source.view) {
     packed.data = packed_bytes.data();
     if (can_pack(packed)) pack_in_place(packed, packed_bytes.data());
   }
@@ -61,15 +49,7 @@ std::vector<KernelIsa> supported_isas() {
   return isas;
 }
 
-class PackedTest : public ::testing::Test {
- protected:
-  void SetUp() override { saved_ = kernel_isa(); }
-  void TearDown() override {
-    set_kernel_isa(saved_);
-    set_thread_count(1);
-  }
-  KernelIsa saved_ = KernelIsa::Scalar;
-};
+using PackedTest = test::KernelSettingsTest;
 
 int64_t cols_for(TensorType type) {
   const int block = type_info(type).block_size;
