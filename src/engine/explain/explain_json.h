@@ -33,7 +33,8 @@ struct ExplainRequest {
   AttributionRequest attribution;
   std::string method;               // "" keeps attribution.method
   std::string target_token, contrast_token, baseline_token, replacement_token;
-  const grad::Parameters<float>* params = nullptr;  // f32 weights to reuse; built when null
+  const grad::Parameters<float>* params = nullptr;      // integrated gradients' f32 weights to reuse; built when null
+  const grad::BackwardWeights* backward = nullptr;      // gradient x input's weights to reuse; built when null
 };
 
 nlohmann::json explain_json(const ExplainRequest& request);
