@@ -149,6 +149,20 @@ TEST(ExplainLens, ChosenPositionsAreTheFullLensRows) {
   EXPECT_EQ(j["lens"]["chosen"].size(), 2u);
   r.lens_positions = {7};
   EXPECT_THROW(explain::explain_json(r), Error);
+  // lens_last: the last K positions (all of a shorter text); lens_positions wins over it.
+  r.lens_positions.clear();
+  r.lens_last = 2;
+  const nlohmann::json last = explain::explain_json(r);
+  const int n = int(last["tokens"].size());
+  EXPECT_EQ(last["lens"]["positions"], nlohmann::json::array({n - 2, n - 1}));
+  EXPECT_EQ(last["lens"]["top_ids"][1][1], j["lens"]["top_ids"][1][0]) << "position 6 is the last";
+  r.lens_last = 100;
+  EXPECT_EQ(explain::explain_json(r)["lens"]["positions"].size(), size_t(n));
+  r.lens_positions = {2};
+  EXPECT_EQ(explain::explain_json(r)["lens"]["positions"], nlohmann::json::array({2}));
+  r.lens_positions.clear();
+  r.lens_last = -1;
+  EXPECT_THROW(explain::explain_json(r), Error);
 }
 
 TEST(ExplainLens, ThreadCountChangesNothing) {
