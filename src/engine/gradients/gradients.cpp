@@ -620,14 +620,18 @@ TensorView stacked_transpose(const std::string& name, std::initializer_list<cons
   if (out % info.block_size != 0 || !info.from_float) type = TensorType::F32;
   std::vector<float> wt(size_t(in) * out);  // (in, out)
   int64_t first = 0;
+  constexpr int64_t kBlock = 64;  // rows read, then written out as 64 contiguous values per column
   for (const TensorView* w : parts) {
-    thread_pool().parallel_for(w->rows(), [&](int64_t begin, int64_t end) {
-      std::vector<float> row(static_cast<size_t>(in));
-      for (int64_t r = begin; r < end; ++r) {
-        read_row(*w, r, row.data());
-        for (int64_t i = 0; i < in; ++i) wt[size_t(i) * out + first + r] = row[size_t(i)];
+    const int64_t blocks = (w->rows() + kBlock - 1) / kBlock;
+    thread_pool().parallel_for(blocks, [&](int64_t begin, int64_t end) {
+      std::vector<float> rows(size_t(kBlock) * in);
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t r0 = b * kBlock, count = std::min(kBlock, w->rows() - r0);
+        for (int64_t r = 0; r < count; ++r) read_row(*w, r0 + r, rows.data() + size_t(r) * in);
+        for (int64_t i = 0; i < in; ++i)
+          for (int64_t r = 0; r < count; ++r) wt[size_t(i) * out + first + r0 + r] = rows[size_t(r) * in + i];
       }
-    }, /*grain=*/64);
+    });
     first += w->rows();
   }
   TensorView t;
