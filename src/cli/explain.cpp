@@ -211,6 +211,14 @@ void command_bench_explain(const BenchOptions& o) {
   std::printf("logit lens, the last %d positions (one screen)   %8.1f ms  %5.2fx\n", int(screen.size()), lens_screen_ms,
               x(lens_screen_ms));
   std::printf("logit lens, every position (%d x %d)           %8.1f ms  %5.2fx\n", c.n_layers + 1, n, lens_ms, x(lens_ms));
+  {  // The whole grid's multiply-adds against the forward pass's: over 3x whatever the kernels.
+    const double q_dim = double(c.n_heads) * c.head_dim, kv_dim = double(c.n_kv_heads) * c.head_dim;
+    const double mlp = c.arch == Architecture::Gpt2 ? 2.0 * c.dim * c.ff_dim : 3.0 * c.dim * c.ff_dim;
+    const double per_token = c.n_layers * (c.dim * (q_dim + 2 * kv_dim) + q_dim * c.dim + mlp) + double(c.dim) * c.vocab_size;
+    const double lens_per_token = double(c.n_layers) * c.dim * c.vocab_size;
+    std::printf("  (its %d extra unembeddings per position are %.0fM multiply-adds, %.1fx the forward pass's %.1fM)\n",
+                c.n_layers, lens_per_token / 1e6, lens_per_token / per_token, per_token / 1e6);
+  }
   std::printf("gradient x input (from the trace, 8-bit)         %8.1f ms  %5.2fx\n", grad_ms, x(grad_ms));
   std::printf("  the same backward with f32 products            %8.1f ms  %5.2fx (scores move by %.2g of the largest)\n",
               grad_f32_ms, x(grad_f32_ms), score_error);
