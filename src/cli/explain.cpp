@@ -141,7 +141,18 @@ void command_bench_explain(const BenchOptions& o) {
   double forward_last_ms = 1e300, forward_ms = 1e300, trace_ms = 1e300, stats_ms = 1e300, lens_ms = 1e300,
          lens_last_ms = 1e300, lens_screen_ms = 1e300, grad_ms = 1e300, grad_f32_ms = 1e300, grad_own_ms = 1e300;
   double score_error = 0, score_error_own = 0;
+  // Each round's own ratios too (its explain over its forward pass), for their median: on a
+  // shared machine the best of each step may come from different moments.
+  std::vector<double> round_last, round_screen, round_grid;
+  {  // One untimed round first: every step's buffers faulted in once (core/memory.h).
+    InferenceState state = make_state(model, n);
+    forward(model, state, ids, /*all_logits=*/true);
+    const explain::Trace t = explain::trace(model, ids, true, true, /*gradient_inputs=*/true);
+    explain::logit_lens(model, t, 5);
+    explain::attribute(model, ids, explain::AttributionRequest(), nullptr, &t, &backward);
+  }
   for (int i = 0; i < o.repeats; ++i) {
+    double round_forward = 0, round_common = 0, round_lens[3] = {0, 0, 0};
     auto t0 = std::chrono::steady_clock::now();
     {
       InferenceState state = make_state(model, n);
@@ -153,26 +164,37 @@ void command_bench_explain(const BenchOptions& o) {
       InferenceState state = make_state(model, n);
       forward(model, state, ids, /*all_logits=*/true);
     }
-    forward_ms = std::min(forward_ms, ms_since(t0));
+    round_forward = ms_since(t0);
+    forward_ms = std::min(forward_ms, round_forward);
     t0 = std::chrono::steady_clock::now();
     const explain::Trace t = explain::trace(model, ids, true, true, /*gradient_inputs=*/true);
+    round_common += ms_since(t0);
+    round_forward = std::min(round_forward, ms_since(t0));
     trace_ms = std::min(trace_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
     const auto stats = explain::token_statistics(t.logits, c.vocab_size, ids, 5);
+    round_common += ms_since(t0);
     stats_ms = std::min(stats_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
     const explain::LogitLens lens_last = explain::logit_lens(model, t, 5, last_position);
+    round_lens[0] = ms_since(t0);
     lens_last_ms = std::min(lens_last_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
     const explain::LogitLens lens_screen = explain::logit_lens(model, t, 5, screen);
+    round_lens[1] = ms_since(t0);
     lens_screen_ms = std::min(lens_screen_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
     const explain::LogitLens lens = explain::logit_lens(model, t, 5);
+    round_lens[2] = ms_since(t0);
     lens_ms = std::min(lens_ms, ms_since(t0));
     t0 = std::chrono::steady_clock::now();
     explain::AttributionRequest request;  // as explain_json asks: the top guess, read from the trace
     const explain::Attribution a = explain::attribute(model, ids, request, nullptr, &t, &backward);
+    round_common += ms_since(t0);
     grad_ms = std::min(grad_ms, ms_since(t0));
+    round_last.push_back((round_common + round_lens[0]) / round_forward);
+    round_screen.push_back((round_common + round_lens[1]) / round_forward);
+    round_grid.push_back((round_common + round_lens[2]) / round_forward);
     t0 = std::chrono::steady_clock::now();
     const explain::Attribution a32 = explain::attribute(model, ids, request, nullptr, &t, &backward_f32);
     grad_f32_ms = std::min(grad_f32_ms, ms_since(t0));
@@ -225,13 +247,20 @@ void command_bench_explain(const BenchOptions& o) {
   std::printf("  a f32 forward and backward of its own          %8.1f ms  %5.2fx (scores move by %.2g of the largest)\n",
               grad_own_ms, x(grad_own_ms), score_error_own);
   const double common_ms = trace_ms + stats_ms + grad_ms;
-  std::printf("explain = attention + lens + stats + grad x input (target <= 3x):\n");
-  std::printf("  lens of the last position (Explain from another view) %8.1f ms = %.2fx\n", common_ms + lens_last_ms,
-              x(common_ms + lens_last_ms));
-  std::printf("  lens of one screen, %d columns (Explain on the lens view) %8.1f ms = %.2fx\n", int(screen.size()),
-              common_ms + lens_screen_ms, x(common_ms + lens_screen_ms));
-  std::printf("  lens of every position (the CLI's default)          %8.1f ms = %.2fx\n", common_ms + lens_ms,
-              x(common_ms + lens_ms));
+  // The median of the rounds' own ratios, and their range.
+  const auto rounds = [](std::vector<double> r) {
+    std::sort(r.begin(), r.end());
+    char text[96];
+    std::snprintf(text, sizeof text, "rounds: median %.2fx, %.2f-%.2fx", r[r.size() / 2], r.front(), r.back());
+    return std::string(text);
+  };
+  std::printf("explain = attention + lens + stats + grad x input (target <= 3x), best of each step / each round's own:\n");
+  std::printf("  lens of the last position (Explain from another view)    %8.1f ms = %.2fx; %s\n",
+              common_ms + lens_last_ms, x(common_ms + lens_last_ms), rounds(round_last).c_str());
+  std::printf("  lens of one screen, %d columns (Explain on the lens view) %8.1f ms = %.2fx; %s\n", int(screen.size()),
+              common_ms + lens_screen_ms, x(common_ms + lens_screen_ms), rounds(round_screen).c_str());
+  std::printf("  lens of every position (the CLI's default)               %8.1f ms = %.2fx; %s\n", common_ms + lens_ms,
+              x(common_ms + lens_ms), rounds(round_grid).c_str());
 
   explain::AttributionRequest ig;
   ig.method = explain::Method::IntegratedGradients;

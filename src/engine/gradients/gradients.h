@@ -144,6 +144,12 @@ struct SavedPass {
 // rows are not whole blocks stays f32. With `type` F32 every product is f32 (for tests).
 // Built once per model (~the size of its Q8_0 weights).
 struct BackwardWeights {
+  BackwardWeights() = default;
+  BackwardWeights(const BackwardWeights&) = delete;  // the views point into `storage`
+  BackwardWeights& operator=(const BackwardWeights&) = delete;
+  BackwardWeights(BackwardWeights&&) = default;
+  BackwardWeights& operator=(BackwardWeights&&) = default;
+
   ModelConfig config;
   struct Layer {
     TensorView qkv;      // (dim, q_dim + 2 kv_dim): [Wq; Wk; Wv]ᵀ, GPT-2 Wqkvᵀ
