@@ -501,7 +501,8 @@ void DrawLensView(AppState& app, LensViewState& s) {
 
   BeginChart("lens");
   const float row_label_w = 86.0f;
-  const float cell_w = std::clamp((ImGui::GetContentRegionAvail().x - row_label_w) / float(n), 64.0f, 140.0f);
+  constexpr float kMinCell = 64.0f, kMaxCell = 140.0f;
+  const float cell_w = std::clamp((ImGui::GetContentRegionAvail().x - row_label_w) / float(n), kMinCell, kMaxCell);
   const float cell_h = ImGui::GetTextLineHeight() + 8;
   const float chart_h = std::min(cell_h * float(slots) + 70.0f, 560.0f);
   ImGui::BeginChild("lens-grid", ImVec2(0, chart_h), false, ImGuiWindowFlags_HorizontalScrollbar);
@@ -511,7 +512,8 @@ void DrawLensView(AppState& app, LensViewState& s) {
   // The columns in view; a new explanation opens at the end of the text (where the
   // prediction is), or at the picked position.
   const float view_x = ImGui::GetWindowPos().x, view_w = ImGui::GetWindowWidth();
-  s.columns = std::max(1, int((view_w - row_label_w) / cell_w));
+  // The most columns the view shows, whole or in part (a long text's narrowest cells).
+  s.columns = std::max(1, int(std::ceil((view_w - row_label_w) / kMinCell)));
   if (s.scrolled_for != app.explain.generation) {
     s.scrolled_for = app.explain.generation;
     ImGui::SetScrollX(s.position >= 0 && s.position < n ? float(s.position) * cell_w : row_label_w + cell_w * float(n));

@@ -36,7 +36,7 @@ struct AttentionViewState {
 struct LensViewState {
   int layer = -1, position = -1;  // picked cell
   bool probability_of_final = false;  // colour by the final guess's probability instead
-  int columns = 0;               // columns that fitted the last frame (0: never drawn)
+  int columns = 0;               // columns the last frame showed at most, whole or in part (0: never drawn)
   int request = -1;              // id of the lens request in flight; -1 none
   unsigned requested_for = 0;    // the explanation (ExplainViewsState::generation) it is for
   unsigned scrolled_for = 0;     // the explanation the view last placed its scroll for

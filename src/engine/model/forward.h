@@ -19,6 +19,7 @@ struct Capture {
   // What the input-gradient pass (gradients/gradients.h, SavedPass) reads besides the
   // attention and the residual stream: the queries, the residual between attention and
   // MLP, and the MLP's inputs to its activation. (Keys and values are in the KV cache.)
+  // A pass from position 0 only.
   bool gradient_inputs = false;
 
   // Filled by forward(), covering only the tokens of that call (n_tokens queries) and all
