@@ -44,7 +44,7 @@ std::string LensCsv(const ExplainResult& r) {
   std::string s = "layer,position,token_text,rank,id,text,prob\n";
   for (int l = 0; l < r.lens_slots; ++l)
     for (int p = 0; p < r.n(); ++p)
-      for (int k = 0; k < r.lens_k; ++k) {
+      for (int k = 0; k < r.lens_k && r.LensHeld(p); ++k) {
         const int id = r.LensId(l, p, k);
         s += std::to_string(l) + "," + std::to_string(p) + "," + CsvText(r.tokens[size_t(p)].text) + "," + std::to_string(k + 1) +
              "," + std::to_string(id) + "," + CsvText(r.TokenText(id)) + "," + Num(r.LensProb(l, p, k)) + "\n";
@@ -53,11 +53,15 @@ std::string LensCsv(const ExplainResult& r) {
 }
 
 std::string LensJson(const ExplainResult& r) {
-  json j = {{"model", r.model_name}, {"layers", r.lens_slots}, {"tokens", json::array()}, {"top", json::array()}};
+  json j = {{"model", r.model_name}, {"layers", r.lens_slots}, {"tokens", json::array()}, {"positions", json::array()},
+            {"top", json::array()}};
   for (const ExplainToken& t : r.tokens) j["tokens"].push_back({{"id", t.id}, {"text", t.text}});
+  for (int p = 0; p < r.n(); ++p)
+    if (r.LensHeld(p)) j["positions"].push_back(p);  // the lens is computed for the positions shown
   for (int l = 0; l < r.lens_slots; ++l) {
     json row = json::array();
     for (int p = 0; p < r.n(); ++p) {
+      if (!r.LensHeld(p)) continue;
       json guesses = json::array();
       for (int k = 0; k < r.lens_k; ++k)
         guesses.push_back({{"id", r.LensId(l, p, k)}, {"text", r.TokenText(r.LensId(l, p, k))}, {"prob", r.LensProb(l, p, k)}});

@@ -134,21 +134,39 @@ ExplainResult Parse(const json& j) {
     const json& probs = Array(Field(lens, "top_probs", "lens"), "lens.top_probs", ids.size());
     if (ids.empty() || ids.size() > size_t(kMaxExplainLayers) + 1) Bad("lens.top_ids has " + std::to_string(ids.size()) + " layers");
     r.lens_slots = int(ids.size());
+    // The columns: every position, or those `positions` lists (the lens computed lazily).
+    std::vector<int> columns;
+    if (lens.contains("positions")) {
+      const json& positions = Array(lens["positions"], "lens.positions", SIZE_MAX);
+      if (positions.size() > size_t(n)) Bad("lens.positions lists more positions than the text has");
+      for (const json& p : positions) columns.push_back(Int(p, "lens.positions[]", 0, n - 1));
+      std::vector<int> sorted = columns;
+      std::sort(sorted.begin(), sorted.end());
+      if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) Bad("lens.positions repeats a position");
+    } else {
+      for (int p = 0; p < n; ++p) columns.push_back(p);
+    }
+    const size_t m = columns.size();
+    r.lens_held.assign(size_t(n), 0);
+    for (int p : columns) r.lens_held[size_t(p)] = 1;
     for (size_t s = 0; s < ids.size(); ++s) {
       const std::string where = "lens.top_ids[" + std::to_string(s) + "]";
-      Array(ids[s], where, size_t(n));
-      Array(probs[s], "lens.top_probs[" + std::to_string(s) + "]", size_t(n));
-      for (int p = 0; p < n; ++p) {
-        const json& ki = Array(ids[s][size_t(p)], where + "[]", SIZE_MAX);
-        if (s == 0 && p == 0) {
+      Array(ids[s], where, m);
+      Array(probs[s], "lens.top_probs[" + std::to_string(s) + "]", m);
+      for (size_t c = 0; c < m; ++c) {
+        const json& ki = Array(ids[s][c], where + "[]", SIZE_MAX);
+        if (r.lens_k == 0) {
           if (ki.empty() || ki.size() > 1000) Bad("lens has " + std::to_string(ki.size()) + " guesses per position");
           r.lens_k = int(ki.size());
+          r.lens_top_ids.assign(size_t(r.lens_slots) * n * r.lens_k, 0);
+          r.lens_top_probs.assign(r.lens_top_ids.size(), 0.0f);
         }
         Array(ki, where + "[]", size_t(r.lens_k));
-        const json& kp = Array(probs[s][size_t(p)], "lens.top_probs[][]", size_t(r.lens_k));
+        const json& kp = Array(probs[s][c], "lens.top_probs[][]", size_t(r.lens_k));
         for (int k = 0; k < r.lens_k; ++k) {
-          r.lens_top_ids.push_back(Int(ki[size_t(k)], where + "[][]", 0, INT32_MAX));
-          r.lens_top_probs.push_back(Number(kp[size_t(k)], "lens.top_probs[][][]"));
+          const size_t at = (s * n + size_t(columns[c])) * r.lens_k + k;
+          r.lens_top_ids[at] = Int(ki[size_t(k)], where + "[][]", 0, INT32_MAX);
+          r.lens_top_probs[at] = Number(kp[size_t(k)], "lens.top_probs[][][]");
         }
       }
     }
@@ -156,27 +174,32 @@ ExplainResult Parse(const json& j) {
     // not "id:N", for tokens that appear nowhere else in the result.
     if (lens.contains("top_texts")) {
       const json& texts = Array(lens["top_texts"], "lens.top_texts", ids.size());
-      size_t at = 0;
       for (size_t s = 0; s < texts.size(); ++s) {
-        const json& rows = Array(texts[s], "lens.top_texts[]", size_t(n));
-        for (const json& row : rows) {
-          const json& ks = Array(row, "lens.top_texts[][]", size_t(r.lens_k));
-          for (const json& text : ks) r.vocab.emplace(r.lens_top_ids[at++], String(text, "lens.top_texts[][][]"));
+        const json& rows = Array(texts[s], "lens.top_texts[]", m);
+        for (size_t c = 0; c < m; ++c) {
+          const json& ks = Array(rows[c], "lens.top_texts[][]", size_t(r.lens_k));
+          for (int k = 0; k < r.lens_k; ++k)
+            r.vocab.emplace(r.LensId(int(s), columns[c], k), String(ks[size_t(k)], "lens.top_texts[][][]"));
         }
       }
     }
     if (lens.contains("chosen")) {
-      const json& chosen = Array(lens["chosen"], "lens.chosen", size_t(n));
-      for (const json& c : chosen) {
-        ExplainToken t{Int(Field(c, "id", "lens.chosen[]"), "lens.chosen[].id", 0, INT32_MAX), String(Field(c, "text", "lens.chosen[]"), "lens.chosen[].text")};
+      const json& chosen = Array(lens["chosen"], "lens.chosen", m);
+      r.lens_chosen.assign(size_t(n), ExplainToken{});
+      for (size_t c = 0; c < m; ++c) {
+        const json& e = chosen[c];
+        ExplainToken t{Int(Field(e, "id", "lens.chosen[]"), "lens.chosen[].id", 0, INT32_MAX), String(Field(e, "text", "lens.chosen[]"), "lens.chosen[].text")};
         r.vocab.emplace(t.id, t.text);
-        r.lens_chosen.push_back(std::move(t));
+        r.lens_chosen[size_t(columns[c])] = std::move(t);
       }
     }
     if (lens.contains("chosen_probs")) {
       const json& cp = Array(lens["chosen_probs"], "lens.chosen_probs", size_t(r.lens_slots));
-      for (const json& row : cp)
-        for (const json& v : Array(row, "lens.chosen_probs[]", size_t(n))) r.lens_chosen_probs.push_back(Number(v, "lens.chosen_probs[][]"));
+      r.lens_chosen_probs.assign(size_t(r.lens_slots) * n, 0.0f);
+      for (size_t s = 0; s < cp.size(); ++s) {
+        const json& row = Array(cp[s], "lens.chosen_probs[]", m);
+        for (size_t c = 0; c < m; ++c) r.lens_chosen_probs[s * n + size_t(columns[c])] = Number(row[c], "lens.chosen_probs[][]");
+      }
     }
   }
 
@@ -289,6 +312,7 @@ ExplainResult SyntheticExplainResult(int layers, int heads, const std::vector<st
         const float confidence = 0.1f + 0.85f * float(s) / float(std::max(1, layers));
         r.lens_top_probs.push_back(k == 0 ? confidence : (1.0f - confidence) / float(k + 2));
       }
+  r.lens_held.assign(size_t(n), 1);
   for (int p = 0; p < n; ++p) r.lens_chosen.push_back({100 + (p + 1) % n, texts[size_t((p + 1) % n)]});
   for (int s = 0; s < r.lens_slots; ++s)
     for (int p = 0; p < n; ++p) r.lens_chosen_probs.push_back(r.LensProb(s, p, 0));
@@ -299,6 +323,31 @@ ExplainResult SyntheticExplainResult(int layers, int heads, const std::vector<st
   r.target_text = texts.empty() ? "" : texts[0];
   for (int p = 0; p < n; ++p) r.scores.push_back((p % 2 ? -0.3f : 0.8f) / float(n - p));
   return r;
+}
+
+bool MergeLens(ExplainResult& into, const ExplainResult& from) {
+  if (!from.has_lens() || !into.has_lens() || from.n() != into.n() || from.lens_slots != into.lens_slots ||
+      from.lens_k != into.lens_k)
+    return false;
+  for (int p = 0; p < into.n(); ++p)
+    if (from.tokens[size_t(p)].id != into.tokens[size_t(p)].id) return false;
+  const int n = into.n(), k = into.lens_k;
+  if (into.lens_chosen.empty() && !from.lens_chosen.empty()) into.lens_chosen.assign(size_t(n), ExplainToken{});
+  if (into.lens_chosen_probs.empty() && !from.lens_chosen_probs.empty()) into.lens_chosen_probs.assign(size_t(into.lens_slots) * n, 0.0f);
+  for (int p = 0; p < n; ++p) {
+    if (!from.LensHeld(p)) continue;
+    for (int s = 0; s < into.lens_slots; ++s) {
+      const size_t at = (size_t(s) * n + p) * k;
+      std::copy_n(from.lens_top_ids.begin() + ptrdiff_t(at), k, into.lens_top_ids.begin() + ptrdiff_t(at));
+      std::copy_n(from.lens_top_probs.begin() + ptrdiff_t(at), k, into.lens_top_probs.begin() + ptrdiff_t(at));
+      if (!from.lens_chosen_probs.empty() && !into.lens_chosen_probs.empty())
+        into.lens_chosen_probs[size_t(s) * n + p] = from.lens_chosen_probs[size_t(s) * n + p];
+    }
+    if (!from.lens_chosen.empty() && !into.lens_chosen.empty()) into.lens_chosen[size_t(p)] = from.lens_chosen[size_t(p)];
+    into.lens_held[size_t(p)] = 1;
+  }
+  for (const auto& [id, text] : from.vocab) into.vocab.emplace(id, text);
+  return true;
 }
 
 std::string DisplayToken(const std::string& text) {

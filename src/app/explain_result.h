@@ -40,7 +40,11 @@ struct ExplainResult {
   std::vector<HeadStatistics> heads;  // n_layers * n_heads, empty when absent
 
   // Logit lens: slot 0 is the embeddings, slot l + 1 the residual stream after block l.
+  // The engine computes it for the positions asked for (the JSON's lens.positions: the
+  // Logit-lens view asks for those it shows); the arrays span every position, and
+  // lens_held says which ones they hold.
   int lens_slots = 0, lens_k = 0;
+  std::vector<uint8_t> lens_held;       // (position) 1 where the lens is known
   std::vector<int> lens_top_ids;        // (slot, position, k)
   std::vector<float> lens_top_probs;    // (slot, position, k)
   std::vector<ExplainToken> lens_chosen;   // (position) the model's final top guess
@@ -60,6 +64,9 @@ struct ExplainResult {
   int n() const { return static_cast<int>(tokens.size()); }
   bool has_attention() const { return !attention.empty(); }
   bool has_lens() const { return lens_slots > 0; }
+  bool LensHeld(int position) const {
+    return position >= 0 && static_cast<size_t>(position) < lens_held.size() && lens_held[static_cast<size_t>(position)];
+  }
   // The matrix of (layer, head), or null when the document does not hold it.
   const float* Attention(int layer, int head) const;
   // Known text of a token id, else "id:N".
@@ -80,6 +87,10 @@ inline constexpr int kMaxExplainHeads = 256;
 // Parses the "result" object of an explain event. On failure returns nullopt and sets
 // `error` to a sentence naming the field that is wrong.
 std::optional<ExplainResult> ParseExplainResult(const nlohmann::json& result, std::string* error);
+
+// Copies the lens positions `from` holds into `into` (a lens of the same text and shape,
+// computed later for more positions). False, changing nothing, when they do not match.
+bool MergeLens(ExplainResult& into, const ExplainResult& from);
 
 // A made-up result of the given shape (for tests): each head attends to a different
 // mixture of the previous token, the first token and itself; the lens gets more confident

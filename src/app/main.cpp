@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app.h"
+#include "core/memory.h"
 #include "gl.h"
 #include "imgui.h"
 #include "imgui_impl_opengl3.h"
@@ -213,6 +214,7 @@ std::string GlString(GLenum name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  loupe::keep_freed_memory();  // repeated explanations reuse their buffers instead of faulting them in
   Main& m = *new Main;  // lives as long as the page: the web's main loop outlives main()
   ParseArguments(m, argc, argv);
 

@@ -180,6 +180,22 @@ EMSCRIPTEN_KEEPALIVE int loupe_explain_state() {
   if (!g_app->explain.error.empty()) return -1;
   return g_app->explain.result && g_app->explain.request < 0 ? 1 : 0;
 }
+// The lazy logit lens as JSON: {n, held: [positions known], columns: the Logit-lens
+// view's width in columns, pending: a lens request in flight}.
+EMSCRIPTEN_KEEPALIVE const char* loupe_lens_state() {
+  using namespace loupe::app;
+  nlohmann::json j = {{"n", 0}, {"held", nlohmann::json::array()}, {"columns", 0}, {"pending", false}};
+  if (g_app && g_app->explain.result) {
+    const ExplainResult& r = *g_app->explain.result;
+    j["n"] = r.n();
+    for (int p = 0; p < r.n(); ++p)
+      if (r.LensHeld(p)) j["held"].push_back(p);
+    j["columns"] = g_app->explain.lens.columns;
+    j["pending"] = g_app->explain.lens.request >= 0;
+  }
+  g_text = j.dump();
+  return g_text.c_str();
+}
 // The status line as drawn now (which engine build and threads, the model).
 EMSCRIPTEN_KEEPALIVE const char* loupe_status_line() {
   using namespace loupe::app;

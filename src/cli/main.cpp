@@ -9,10 +9,12 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/version.h"
 #include "model/model_card.h"
 
 int main(int argc, char** argv) {
+  loupe::keep_freed_memory();  // repeated passes reuse their buffers instead of faulting them in
   CLI::App app{"loupe-cli " + std::string(loupe::kVersion) +
                ": run and look inside small open language models (GGUF or safetensors)"};
   app.require_subcommand(1);

@@ -19,6 +19,7 @@
 #include "sampling/generate.h"
 #include "session/session.h"
 #include "sha256.h"
+#include "views/explain_views.h"
 
 namespace loupe::app {
 namespace {
@@ -204,6 +205,65 @@ TEST(NativeEngineClient, CancelStopsBetweenTokensAndBrokenFilesKeepTheModel) {
 
   client->send({{"op", "generate"}, {"prompt", "a"}, {"max_tokens", 3}, {"id", 6}});
   EXPECT_EQ(WaitFor(*client, "done").value("event", ""), "done") << "the previous model still generates";
+}
+
+// Pumps the app's engine until `done` holds or `seconds` pass.
+template <class Done>
+bool PumpUntil(AppState& app, Done&& done, double seconds = 60) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    PumpEngine(app);
+    CollectExplanation(app);
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+// The lazy logit lens through the real engine: Explain asks for the lens of the last
+// position only (the Logit-lens view is not on screen), the view's columns arrive with
+// one lens request, and the merged lens equals the full grid of one request.
+TEST(LazyLens, TheViewFillsTheColumnsItShows) {
+  AppState app;
+  SendRequest(app, {{"op", "load"}, {"name", "tiny"}}, TinyModel());
+  ASSERT_TRUE(PumpUntil(app, [&] { return app.engine.card.is_object(); })) << app.engine.load_error;
+  std::snprintf(app.explain.prompt, sizeof app.explain.prompt, "%s", "the cat sat on the mat and the dog");
+  app.view = ViewId::kAttention;
+  const Json request = ExplanationRequest(app);
+  EXPECT_EQ(request.value("lens_last", 0), 1);
+  RequestExplanation(app);
+  ASSERT_TRUE(PumpUntil(app, [&] { return app.explain.result.has_value() || !app.explain.error.empty(); }));
+  ASSERT_TRUE(app.explain.result) << app.explain.error;
+  const int n = app.explain.result->n();
+  ASSERT_GT(n, 4);
+  for (int p = 0; p < n; ++p) EXPECT_EQ(app.explain.result->LensHeld(p), p == n - 1) << p;
+
+  // The view shows columns 1..4: one request for them; nothing more while it runs.
+  EXPECT_GE(RequestLensColumns(app, 1, 4), 0);
+  EXPECT_EQ(RequestLensColumns(app, 0, n - 1), -1);
+  ASSERT_TRUE(PumpUntil(app, [&] { return app.explain.lens.request < 0; }));
+  for (int p = 0; p < n; ++p) EXPECT_EQ(app.explain.result->LensHeld(p), p == n - 1 || (p >= 1 && p <= 4)) << p;
+  EXPECT_GE(RequestLensColumns(app, 0, n - 1), 0);
+  ASSERT_TRUE(PumpUntil(app, [&] { return app.explain.lens.request < 0; }));
+  EXPECT_EQ(RequestLensColumns(app, 0, n - 1), -1) << "every column is known";
+  EXPECT_TRUE(app.explain.lens.error.empty()) << app.explain.lens.error;
+
+  // The same numbers as the whole grid in one request.
+  const int full = SendRequest(app, {{"op", "explain"}, {"what", "lens"}, {"prompt", app.explain.prompt}, {"top_k", 5}});
+  ASSERT_TRUE(PumpUntil(app, [&] { return app.engine.explain_results.count(full) > 0; }));
+  std::string error;
+  const auto grid = ParseExplainResult(app.engine.explain_results[full], &error);
+  ASSERT_TRUE(grid) << error;
+  const ExplainResult& lazy = *app.explain.result;
+  ASSERT_EQ(grid->n(), n);
+  EXPECT_EQ(grid->lens_top_ids, lazy.lens_top_ids);
+  EXPECT_EQ(grid->lens_top_probs, lazy.lens_top_probs);
+  EXPECT_EQ(grid->lens_chosen_probs, lazy.lens_chosen_probs);
+
+  // On the Logit-lens view, Explain asks for as many columns as it showed.
+  app.view = ViewId::kLens;
+  app.explain.lens.columns = 12;
+  EXPECT_EQ(ExplanationRequest(app).value("lens_last", 0), 12);
 }
 
 TEST(EngineState, EventsBuildWhatTheViewsShow) {

@@ -114,6 +114,64 @@ TEST(ExplainResult, ParsesTheEngineShapes) {
   EXPECT_EQ(r->scores.size(), 3u);
 }
 
+// The lens of some positions (the engine's lens.positions): the arrays span the text,
+// LensHeld says which columns hold it, and a later lens of other positions merges in.
+TEST(ExplainResult, ALensOfSomePositionsAndItsMerge) {
+  using nlohmann::json;
+  json j = EngineShapedJson();
+  json ids = json::array(), probs = json::array(), texts = json::array();
+  for (int s = 0; s < 3; ++s) {
+    ids.push_back(json::array({{40 + s, 8}}));
+    probs.push_back(json::array({{0.7, 0.2}}));
+    texts.push_back(json::array({{" w" + std::to_string(s), " he"}}));
+  }
+  j["lens"] = {{"layers", 3}, {"top_ids", ids}, {"top_probs", probs}, {"top_texts", texts}, {"positions", {2}},
+               {"chosen", json::array({{{"id", 9}, {"text", " she"}}})}, {"chosen_probs", json::array({{0.1}, {0.2}, {0.3}})}};
+  std::string error;
+  auto r = ParseExplainResult(j, &error);
+  ASSERT_TRUE(r) << error;
+  EXPECT_EQ(r->lens_slots, 3);
+  EXPECT_EQ(r->lens_k, 2);
+  EXPECT_FALSE(r->LensHeld(0));
+  EXPECT_FALSE(r->LensHeld(1));
+  EXPECT_TRUE(r->LensHeld(2));
+  EXPECT_EQ(r->LensId(1, 2, 0), 41);
+  EXPECT_FLOAT_EQ(r->LensProb(1, 2, 0), 0.7f);
+  EXPECT_EQ(r->TokenText(41), " w1");
+  EXPECT_FLOAT_EQ(r->lens_chosen_probs[size_t(2) * 3 + 2], 0.3f);
+  EXPECT_EQ(r->lens_chosen[2].text, " she");
+  // Exports hold the known columns only.
+  const std::string csv = LensCsv(*r);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 1 * 2);
+  EXPECT_EQ(nlohmann::json::parse(LensJson(*r))["positions"], json::array({2}));
+
+  // The lens of positions 0 and 1, computed later, merges in.
+  json more = EngineShapedJson();
+  more["lens"]["positions"] = {0, 1};
+  for (int s = 0; s < 3; ++s) {
+    more["lens"]["top_ids"][s] = json::array({{50, 8}, {51, 8}});
+    more["lens"]["top_probs"][s] = json::array({{0.5, 0.1}, {0.4, 0.1}});
+    more["lens"]["chosen_probs"][s] = json::array({0.05, 0.06});
+  }
+  more["lens"]["chosen"] = json::array({{{"id", 9}, {"text", " she"}}, {{"id", 8}, {"text", " he"}}});
+  auto later = ParseExplainResult(more, &error);
+  ASSERT_TRUE(later) << error;
+  ASSERT_TRUE(MergeLens(*r, *later));
+  for (int p = 0; p < 3; ++p) EXPECT_TRUE(r->LensHeld(p));
+  EXPECT_EQ(r->LensId(0, 1, 0), 51);
+  EXPECT_EQ(r->LensId(1, 2, 0), 41);  // kept
+  EXPECT_FLOAT_EQ(r->lens_chosen_probs[size_t(1) * 3 + 1], 0.06f);
+  EXPECT_EQ(r->lens_chosen[1].text, " he");
+  // Another text, or positions outside it, do not fit.
+  more["tokens"][0]["id"] = 99;
+  EXPECT_FALSE(MergeLens(*r, *ParseExplainResult(more, &error)));
+  j["lens"]["positions"] = {3};
+  EXPECT_FALSE(ParseExplainResult(j, &error));
+  EXPECT_NE(error.find("lens.positions"), std::string::npos) << error;
+  j["lens"]["positions"] = {2, 2};
+  EXPECT_FALSE(ParseExplainResult(j, &error));
+}
+
 TEST(ExplainResult, LensGuessesAreNamedByTheEngineTexts) {
   nlohmann::json j = EngineShapedJson();
   nlohmann::json texts = nlohmann::json::array();
@@ -340,6 +398,14 @@ TEST_F(ExplainViewsGl, LongPromptsRenderZoomed) {
   app.view = ViewId::kLens;
   Frame(app);
   EXPECT_EQ(glGetError(), static_cast<GLenum>(GL_NO_ERROR));
+  // The lens view measures how many columns fit (Explain asks for that many), and draws
+  // the columns whose lens is still to come as placeholders.
+  EXPECT_EQ(app.explain.lens.columns, 15) << "a 1280-pixel window (what bench-explain's one screen assumes)";
+  std::fill(app.explain.result->lens_held.begin(), app.explain.result->lens_held.end() - 1, 0);
+  Frame(app);
+  SaveScreenshot(Frame(app), "lens-lazy");
+  EXPECT_EQ(glGetError(), static_cast<GLenum>(GL_NO_ERROR));
+  EXPECT_EQ(app.explain.lens.request, -1) << "no model loaded: nothing to ask";
 }
 
 TEST_F(ExplainViewsGl, PngExportOfAChart) {

@@ -756,7 +756,26 @@ function explainTests() {
           await page.waitForTimeout(400);
           const shots = [await screenshot(page, 'explain-attention.png')];
           assert(state === 1, 'the explanation failed (see the screenshot)');
+          // The lazy lens: Explain on the Attention view asked for the last position only;
+          // the Logit-lens view asks for the columns it shows, which then all hold a lens.
+          const lensState = () => page.evaluate(() => JSON.parse(window.Module.UTF8ToString(window.Module._loupe_lens_state())));
+          const before = await lensState();
+          assert(before.n > 3 && before.held.join(' ') === String(before.n - 1), `lens before the view: ${JSON.stringify(before)}`);
+          await page.evaluate(() => window.loupe.showView('Logit lens'));
+          await page.waitForFunction(() => {
+            const s = JSON.parse(window.Module.UTF8ToString(window.Module._loupe_lens_state()));
+            return !s.pending && s.columns > 0 && s.held.length >= Math.min(s.n, s.columns);
+          }, null, { timeout: 60_000 });
+          const after = await lensState();
+          // (The link picked position 5: the view opens there, so the columns from it on.)
+          for (let p = 5; p < Math.min(after.n, 5 + after.columns - 1); ++p) {
+            assert(after.held.includes(p), `the lens view shows position ${p} without its lens: ${JSON.stringify(after)}`);
+          }
           shots.push(await showView(page, 'Logit lens', 'explain-lens.png'));
+          // window.loupe.explain: lens_last narrows the lens to the last positions.
+          const last = await page.evaluate((p) => window.loupe.explain({ prompt: p, what: 'lens', lens_last: 2 }), prompt);
+          assert(JSON.stringify(last.lens.positions) === JSON.stringify([last.tokens.length - 2, last.tokens.length - 1]),
+            `lens_last: ${JSON.stringify(last.lens.positions)}`);
           shots.push(await showView(page, 'Attribution', 'explain-attribution.png'));
           noErrors(browser.errors);
           return shots.join(', ');

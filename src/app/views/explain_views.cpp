@@ -501,28 +501,49 @@ void DrawLensView(AppState& app, LensViewState& s) {
 
   BeginChart("lens");
   const float row_label_w = 86.0f;
-  const float cell_w = std::clamp((ImGui::GetContentRegionAvail().x - row_label_w) / float(n), 64.0f, 140.0f);
+  constexpr float kMinCell = 64.0f, kMaxCell = 140.0f;
+  const float cell_w = std::clamp((ImGui::GetContentRegionAvail().x - row_label_w) / float(n), kMinCell, kMaxCell);
   const float cell_h = ImGui::GetTextLineHeight() + 8;
   const float chart_h = std::min(cell_h * float(slots) + 70.0f, 560.0f);
   ImGui::BeginChild("lens-grid", ImVec2(0, chart_h), false, ImGuiWindowFlags_HorizontalScrollbar);
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const ImU32 muted = ImGui::GetColorU32(ImGuiCol_TextDisabled), text = ImGui::GetColorU32(ImGuiCol_Text);
-  // Rows: the last slot (the model's output) on top, the embeddings at the bottom.
+  // The columns in view; a new explanation opens at the end of the text (where the
+  // prediction is), or at the picked position.
+  const float view_x = ImGui::GetWindowPos().x, view_w = ImGui::GetWindowWidth();
+  // The most columns the view shows, whole or in part (a long text's narrowest cells).
+  s.columns = std::max(1, int(std::ceil((view_w - row_label_w) / kMinCell)));
+  if (s.scrolled_for != app.explain.generation) {
+    s.scrolled_for = app.explain.generation;
+    ImGui::SetScrollX(s.position >= 0 && s.position < n ? float(s.position) * cell_w : row_label_w + cell_w * float(n));
+  }
+  const int first = std::clamp(int(std::floor((view_x - origin.x - row_label_w) / cell_w)), 0, n - 1);
+  const int last = std::clamp(int(std::floor((view_x + view_w - origin.x - row_label_w) / cell_w)), 0, n - 1);
+  // Ask for the columns in view and half a screen either side that the lens lacks.
+  const int margin = std::max(1, (last - first + 1) / 2);
+  RequestLensColumns(app, std::max(0, first - margin), std::min(n - 1, last + margin));
+  // Rows: the last slot (the model's output) on top, the embeddings at the bottom; their
+  // labels stay at the left edge (drawn last, over the columns scrolled under them).
+  const float label_x = std::max(origin.x, view_x);
   for (int row = 0; row < slots; ++row) {
     const int slot = slots - 1 - row;
     const std::string label = slot == 0 ? "embeddings" : slot == slots - 1 ? Format("layer %d (out)", slot - 1) : Format("layer %d", slot - 1);
     const float y = origin.y + float(row) * cell_h;
-    draw->AddText(ImVec2(origin.x, y + 4), muted, label.c_str());
-    for (int p = 0; p < n; ++p) {
+    for (int p = first; p <= last; ++p) {
       const float x = origin.x + row_label_w + float(p) * cell_w;
+      if (!r.LensHeld(p)) {  // not computed yet: asked for above
+        draw->AddRect(ImVec2(x, y), ImVec2(x + cell_w - 1, y + cell_h - 1), muted);
+        draw->AddText(ImVec2(x + 4, y + 4), muted, "\xe2\x80\xa6");
+        continue;
+      }
       const float prob = s.probability_of_final && !r.lens_chosen_probs.empty() ? r.lens_chosen_probs[size_t(slot) * n + p] : r.LensProb(slot, p, 0);
       const ImVec2 a(x, y), b(x + cell_w - 1, y + cell_h - 1);
       draw->AddRectFilled(a, b, ViridisU32(prob));
       const std::string guess = FitText(DisplayToken(r.TokenText(r.LensId(slot, p, 0))), cell_w - 8);
       draw->AddText(ImVec2(x + 4, y + 4), TextColorOnViridis(prob), guess.c_str());
       if (s.layer == slot && s.position == p) draw->AddRect(a, b, text, 0, 0, 2.0f);
-      if (ImGui::IsMouseHoveringRect(a, b) && ImGui::IsWindowHovered()) {
+      if (ImGui::IsMouseHoveringRect(a, b) && ImGui::IsWindowHovered() && ImGui::GetIO().MousePos.x > label_x + row_label_w) {
         ImGui::BeginTooltip();
         ImGui::Text("%s, position %d %s", label.c_str(), p, Quoted(r.tokens[size_t(p)].text).c_str());
         ImGui::Separator();
@@ -535,17 +556,33 @@ void DrawLensView(AppState& app, LensViewState& s) {
       }
     }
   }
+  const ImU32 background = ImGui::GetColorU32(ImGuiCol_WindowBg);
+  for (int row = 0; row < slots; ++row) {
+    const int slot = slots - 1 - row;
+    const std::string label = slot == 0 ? "embeddings" : slot == slots - 1 ? Format("layer %d (out)", slot - 1) : Format("layer %d", slot - 1);
+    const float y = origin.y + float(row) * cell_h;
+    draw->AddRectFilled(ImVec2(label_x, y), ImVec2(label_x + row_label_w - 2, y + cell_h), background);
+    draw->AddText(ImVec2(label_x, y + 4), muted, label.c_str());
+  }
   // Column labels: the input tokens, with the axis title.
   const float base_y = origin.y + float(slots) * cell_h + 4;
-  for (int p = 0; p < n; ++p) {
+  for (int p = first; p <= last; ++p) {
     const std::string label = FitText(Format("%d ", p) + DisplayToken(r.tokens[size_t(p)].text), cell_w - 4);
     draw->AddText(ImVec2(origin.x + row_label_w + float(p) * cell_w + 2, base_y), text, label.c_str());
   }
-  draw->AddText(ImVec2(origin.x + row_label_w, base_y + ImGui::GetTextLineHeight() + 2), muted,
+  draw->AddText(ImVec2(std::max(origin.x, view_x) + row_label_w, base_y + ImGui::GetTextLineHeight() + 2), muted,
                 "input token at each position (the guess is for the token after it)");
   ImGui::Dummy(ImVec2(row_label_w + cell_w * float(n), float(slots) * cell_h + 2 * ImGui::GetTextLineHeight() + 10));
   ImGui::EndChild();
   ColorLegend(s.probability_of_final ? "probability of the final guess (0 to 1)" : "probability of the top guess (0 to 1)", 1.0f, 240.0f);
+  if (n > s.columns) {
+    ImGui::SameLine();
+    ImGui::TextDisabled(s.request >= 0 ? "computing the columns in view\xe2\x80\xa6" : "scroll for the other positions");
+    ImGui::SameLine();
+    HelpMarker("The lens is computed for the positions in view: each costs one unembedding per layer, so the whole "
+               "grid of a long text costs several runs of the model. Scrolling computes the columns that come into view.");
+  }
+  if (s.failed_for == app.explain.generation && !s.error.empty()) Notice(app, ("The lens of the other positions failed: " + s.error).c_str());
   EndChart(app, "lens");
   ExportButtons(app, "lens", "loupe-logit-lens", [&] { return LensCsv(r); }, [&] { return LensJson(r); });
 }
@@ -669,10 +706,13 @@ void DrawAttributionView(AppState& app, AttributionViewState& s) {
 
 // --- requests ------------------------------------------------------------------------------
 
-void RequestExplanation(AppState& app) {
-  ExplainViewsState& e = app.explain;
+json ExplanationRequest(const AppState& app) {
+  const ExplainViewsState& e = app.explain;
   const AttributionViewState& a = e.attribution;
   json request = {{"op", "explain"}, {"what", "attention,lens,stats,heads,attribution"}, {"top_k", 5}};
+  // The lens of what the Logit-lens view shows first: the columns at the end of the text
+  // when it is the view on screen, else just the last one; it asks for more as it scrolls.
+  request["lens_last"] = app.view == ViewId::kLens && e.lens.columns > 0 ? e.lens.columns : 1;
   request["method"] = kMethods[std::clamp(a.method, 0, 2)];
   if (a.method == 1) request["steps"] = a.steps;
   if (a.contrast[0]) request["contrast_token"] = a.contrast;
@@ -683,21 +723,66 @@ void RequestExplanation(AppState& app) {
     for (int i = 0; i < app.focus_token; ++i) ids.push_back(app.engine.tokens[size_t(i)].id);
     request["ids"] = std::move(ids);
     request["target_token"] = "id:" + std::to_string(app.engine.tokens[size_t(app.focus_token)].id);
-    e.requested = "The text up to the focus token " + Quoted(app.engine.tokens[size_t(app.focus_token)].piece) + ".";
   } else {
     request["prompt"] = std::string(e.prompt);
-    e.requested = "The prompt above.";
   }
   if (a.target[0]) request["target_token"] = a.target;
+  return request;
+}
+
+void RequestExplanation(AppState& app) {
+  ExplainViewsState& e = app.explain;
+  json request = ExplanationRequest(app);
+  e.requested = request.contains("ids")
+                    ? "The text up to the focus token " + Quoted(app.engine.tokens[size_t(app.focus_token)].piece) + "."
+                    : "The prompt above.";
   e.error.clear();
   e.request = SendRequest(app, std::move(request));
 }
 
+int RequestLensColumns(AppState& app, int first, int last) {
+  ExplainViewsState& e = app.explain;
+  LensViewState& s = e.lens;
+  if (!e.result || !e.result->has_lens() || s.request >= 0 || s.failed_for == e.generation || app.engine.generating ||
+      !ModelLoaded(app))
+    return -1;
+  const ExplainResult& r = *e.result;
+  json positions = json::array();
+  for (int p = std::max(0, first); p <= std::min(last, r.n() - 1); ++p)
+    if (!r.LensHeld(p)) positions.push_back(p);
+  if (positions.empty()) return -1;
+  json ids = json::array();
+  for (const ExplainToken& t : r.tokens) ids.push_back(t.id);
+  s.requested_for = e.generation;
+  s.request = SendRequest(app, {{"op", "explain"}, {"what", "lens"}, {"ids", std::move(ids)}, {"top_k", r.lens_k},
+                                {"lens_positions", std::move(positions)}});
+  return s.request;
+}
+
 void CollectExplanation(AppState& app) {
   ExplainViewsState& e = app.explain;
-  if (e.request < 0) return;
   auto& results = app.engine.explain_results;
   auto& errors = app.engine.explain_errors;
+  // The lens of more positions, into the result it was asked for (if still shown).
+  LensViewState& lens = e.lens;
+  if (lens.request >= 0) {
+    if (auto it = errors.find(lens.request); it != errors.end()) {
+      lens.error = it->second;
+      lens.failed_for = lens.requested_for;
+      errors.erase(it);
+      lens.request = -1;
+    } else if (auto found = results.find(lens.request); found != results.end()) {
+      std::string error;
+      std::optional<ExplainResult> parsed = ParseExplainResult(found->second, &error);
+      results.erase(found);
+      lens.request = -1;
+      if (lens.requested_for == e.generation && e.result && (!parsed || !MergeLens(*e.result, *parsed))) {
+        lens.error = parsed ? "the engine's lens does not fit the text shown" : error;
+        lens.failed_for = e.generation;
+      }
+    }
+  }
+  if (e.request < 0) return;
   if (auto it = errors.find(e.request); it != errors.end()) {
     e.error = "The engine could not explain this: " + it->second;
     errors.erase(it);

@@ -28,9 +28,20 @@ struct AttentionViewState {
   std::shared_ptr<GlTexture> thumbnails;     // the layer x head grid as one texture
 };
 
+// The lens is lazy: computing it costs one unembedding (vocabulary x width multiply-adds)
+// per layer and position, several forward passes for a whole long text, so the engine
+// computes the positions this view shows. Explain asks for the last `columns` positions
+// (the view opens at the end of the text); scrolling asks for the columns that come into
+// view, one request at a time.
 struct LensViewState {
   int layer = -1, position = -1;  // picked cell
   bool probability_of_final = false;  // colour by the final guess's probability instead
+  int columns = 0;               // columns the last frame showed at most, whole or in part (0: never drawn)
+  int request = -1;              // id of the lens request in flight; -1 none
+  unsigned requested_for = 0;    // the explanation (ExplainViewsState::generation) it is for
+  unsigned scrolled_for = 0;     // the explanation the view last placed its scroll for
+  unsigned failed_for = 0;       // the explanation whose lens request failed (not asked again)
+  std::string error;             // why it failed
 };
 
 struct AttributionViewState {
@@ -62,6 +73,12 @@ void DrawAttributionView(AppState& app, AttributionViewState& state);
 // Sends an explain request for the current text (the Generate view's focus token when
 // there is one, else the prompt field). Public for tests and share links.
 void RequestExplanation(AppState& app);
+// The explain request RequestExplanation sends now (tests).
+nlohmann::json ExplanationRequest(const AppState& app);
+// Positions in [first, last] the shown lens lacks; asks the engine for them (one request
+// at a time) unless one is in flight or failed for this explanation. Returns the request
+// id, or -1 when nothing was sent. The Logit-lens view calls it with the columns in view.
+int RequestLensColumns(AppState& app, int first, int last);
 // Moves a finished explain event's result into app.explain (once per frame).
 void CollectExplanation(AppState& app);
 // Replaces the shown result (tests; and results that came another way).

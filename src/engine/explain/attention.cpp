@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "explain/explain.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 
@@ -71,23 +72,23 @@ std::vector<float> attention_value_weighted(const Model& model, const Trace& t) 
   std::vector<float> out(size_t(c.n_layers) * c.n_heads * nn);  // (layer, head, n, n)
   std::vector<float> wo(size_t(dim) * q_dim);                    // (dim, q_dim) one layer's output projection
   std::vector<float> norms(size_t(c.n_heads) * n);                // (head, key) ‖W_O^h v_key^h‖
+  const GemmF32Kernels& gemm = gemm_f32_kernels();
   for (int l = 0; l < c.n_layers; ++l) {
     for (int r = 0; r < dim; ++r) read_row(model.weights.layers[size_t(l)].wo, r, wo.data() + size_t(r) * q_dim);
-    // One (head, key) per item on the thread pool: each norm is one thread's sum.
-    thread_pool().parallel_for(int64_t(c.n_heads) * n, [&](int64_t begin, int64_t end) {
-      for (int64_t item = begin; item < end; ++item) {
-        const int h = int(item / n), key = int(item % n);
-        const float* v = t.values.data() + (size_t(l) * n + key) * kv_dim + size_t(h / group) * hd;
-        double sq = 0;
-        for (int r = 0; r < dim; ++r) {
-          const float* w = wo.data() + size_t(r) * q_dim + size_t(h) * hd;
-          double y = 0;
-          for (int i = 0; i < hd; ++i) y += double(w[i]) * v[i];
-          sq += y * y;
+    // One head per job: Y = V_h · (W_O^h)ᵀ, (n, hd)·(hd, dim) on the head's columns of W_O in
+    // place (kernels/gemm_f32.h), then each row's length, summed in double.
+    thread_pool().parallel_for(c.n_heads, [&](int64_t h0, int64_t h1) {
+      std::vector<float> y(size_t(n) * dim);
+      for (int64_t h = h0; h < h1; ++h) {
+        const float* v = t.values.data() + size_t(l) * n * kv_dim + size_t(h / group) * hd;
+        gemm.a_bt(y.data(), dim, v, kv_dim, wo.data() + size_t(h) * hd, q_dim, n, hd, dim, false);
+        for (int key = 0; key < n; ++key) {
+          double sq = 0;
+          for (int r = 0; r < dim; ++r) sq += double(y[size_t(key) * dim + r]) * y[size_t(key) * dim + r];
+          norms[size_t(h) * n + key] = float(std::sqrt(sq));
         }
-        norms[size_t(item)] = float(std::sqrt(sq));
       }
-    }, /*grain=*/8);
+    });
     for (int h = 0; h < c.n_heads; ++h) {
       const float* a = t.capture.attention.data() + (size_t(l) * c.n_heads + h) * nn;
       float* o = out.data() + (size_t(l) * c.n_heads + h) * nn;

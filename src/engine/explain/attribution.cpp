@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "explain/explain.h"
+#include "kernels/matmul.h"
 
 namespace loupe::explain {
 
@@ -77,8 +78,24 @@ void check_token(const Model& model, int32_t id, const char* what) {
 
 }  // namespace
 
+grad::SavedPass saved_pass(const Trace& t) {
+  const Capture& c = t.capture;
+  grad::SavedPass s;
+  if (!c.gradient_inputs || t.keys.empty()) return s;
+  s.n = t.n;
+  s.residual = c.residual_stream.data();
+  s.residual_mid = c.residual_mid.data();
+  s.queries = c.queries.data();
+  s.keys = t.keys.data();
+  s.values = t.values.data();
+  s.attention = c.attention.data();
+  s.mlp_gate = c.mlp_gate.data();
+  s.mlp_up = c.mlp_up.empty() ? nullptr : c.mlp_up.data();
+  return s;
+}
+
 Attribution attribute(const Model& model, std::span<const int32_t> tokens, const AttributionRequest& request,
-                      const grad::Parameters<float>* params) {
+                      const grad::Parameters<float>* params, const Trace* pass, const grad::BackwardWeights* backward) {
   const ModelConfig& c = model.config;
   const int n = int(tokens.size());
   if (n == 0) fail("attribution needs a text with at least one token");
@@ -93,10 +110,16 @@ Attribution attribute(const Model& model, std::span<const int32_t> tokens, const
   const int m = out.position + 1;
   std::span<const int32_t> input = tokens.first(size_t(m));
 
+  // A trace of these tokens (or a longer text starting with them) has this position's logits.
+  const bool traced = pass && pass->n >= m && pass->logits.size() >= size_t(m) * c.vocab_size &&
+                      std::equal(input.begin(), input.end(), pass->tokens.begin());
   out.target = request.target;
   if (out.target < 0) {
     if (out.position + 1 < n) {
       out.target = tokens[size_t(out.position) + 1];  // the token that actually follows
+    } else if (traced) {
+      const float* row = pass->logits.data() + size_t(out.position) * c.vocab_size;
+      out.target = int32_t(std::max_element(row, row + c.vocab_size) - row);
     } else {  // the model's own top guess
       InferenceState state = make_state(model, m);
       forward(model, state, input);
@@ -122,9 +145,41 @@ Attribution attribute(const Model& model, std::span<const int32_t> tokens, const
     return out;
   }
 
+  const int dim = c.dim;
+  // Gradient x input from a trace of these tokens: its logits give f and d f / d logits,
+  // its saved activations the backward pass.
+  const grad::SavedPass saved = traced ? saved_pass(*pass) : grad::SavedPass();
+  if (request.method == Method::GradXInput && saved.n >= m) {
+    std::optional<grad::BackwardWeights> own_backward;
+    if (!backward) backward = &own_backward.emplace(grad::backward_weights(model));
+    const int vocab = c.vocab_size;
+    const float* logits = pass->logits.data() + size_t(out.position) * vocab;
+    const float max_logit = *std::max_element(logits, logits + vocab);
+    double sum = 0;
+    for (int i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - max_logit);
+    const double log_sum = max_logit + std::log(sum);
+    // d log p_a / d logits = onehot(a) − softmax; the softmax terms cancel in log p_a − log p_b.
+    std::vector<float> dlogits(size_t(vocab), 0.0f);
+    if (out.contrast < 0)
+      for (int i = 0; i < vocab; ++i) dlogits[size_t(i)] = -float(std::exp(double(logits[i]) - log_sum));
+    dlogits[size_t(out.target)] += 1.0f;
+    if (out.contrast >= 0) dlogits[size_t(out.contrast)] -= 1.0f;
+    out.value = float(double(logits[out.target]) - log_sum -
+                      (out.contrast >= 0 ? double(logits[out.contrast]) - log_sum : 0.0));
+    std::vector<float> grad_rows(size_t(m) * dim), x(static_cast<size_t>(dim));
+    grad::input_gradient(*backward, saved, out.position, dlogits.data(), grad_rows.data());
+    out.scores.assign(size_t(m), 0.0f);
+    for (int t = 0; t < m; ++t) {
+      read_row(model.weights.token_embedding, input[size_t(t)], x.data());
+      double s = 0;
+      for (int d = 0; d < dim; ++d) s += double(x[size_t(d)]) * grad_rows[size_t(t) * dim + d];
+      out.scores[size_t(t)] = float(s);
+    }
+    return out;
+  }
+
   std::optional<grad::Parameters<float>> own;
   if (!params) params = &own.emplace(grad::parameters_from_model<float>(model));
-  const int dim = c.dim;
   const std::vector<float> x = grad::embed_tokens(*params, input);
   std::vector<float> grad_rows(x.size());
   // The gradient pass's saved activations are kept per thread between calls (up to

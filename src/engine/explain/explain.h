@@ -20,15 +20,20 @@
 namespace loupe::explain {
 
 // One forward pass over `tokens` (from position 0) capturing the attention probabilities
-// and the residual stream, with the logits of every position. Throws loupe::Error when
-// the text does not fit the context or an id is outside the vocabulary.
+// and the residual stream, with the logits of every position. With `gradient_inputs` it
+// also keeps what gradient x input's backward pass reads (Capture::gradient_inputs, the
+// keys), so attribute() needs no forward pass of its own. Throws loupe::Error when the
+// text does not fit the context or an id is outside the vocabulary.
 struct Trace {
   int n = 0;                      // tokens
+  std::vector<int32_t> tokens;    // (n) the ids it ran
   Capture capture;                // attention (layer, head, n, n); residual_stream (layers+1, n, dim)
   std::vector<float> logits;      // (n, vocab)
   std::vector<float> values;      // (layer, n, kv_dim) the value vectors (for value-weighted attention)
+  std::vector<float> keys;        // (layer, n, kv_dim) the keys after RoPE; only with gradient_inputs
 };
-Trace trace(const Model& model, std::span<const int32_t> tokens, bool attention = true, bool residual = true);
+Trace trace(const Model& model, std::span<const int32_t> tokens, bool attention = true, bool residual = true,
+            bool gradient_inputs = false);
 
 // --- token statistics ---------------------------------------------------------------------
 
@@ -154,9 +159,17 @@ struct Attribution {
 // The neutral token of a vocabulary: pad, else unknown, else end-of-text, else 0.
 int32_t neutral_token(const Tokenizer& tokenizer);
 
-// `params` (f32 copies of the model's weights) may be passed to reuse them between calls;
-// when null and a gradient method is asked for, they are built (dequantized) here.
+// Gradient x input, given `pass` (a trace of `tokens` made with gradient_inputs), runs
+// only a backward pass, from that inference pass's activations (grad::input_gradient),
+// with `backward` (built here when null: pass them to reuse them between calls). Without
+// a pass, and for integrated gradients, the gradient pass runs forward and backward in
+// f32 on `params` (f32 copies of the weights, built here when null). docs/explain.md
+// ("Cost") compares the two.
 Attribution attribute(const Model& model, std::span<const int32_t> tokens, const AttributionRequest& request,
-                      const grad::Parameters<float>* params = nullptr);
+                      const grad::Parameters<float>* params = nullptr, const Trace* pass = nullptr,
+                      const grad::BackwardWeights* backward = nullptr);
+
+// The gradient inputs a trace kept, as the backward pass reads them (empty n when it kept none).
+grad::SavedPass saved_pass(const Trace& trace);
 
 }  // namespace loupe::explain

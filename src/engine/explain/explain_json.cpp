@@ -137,7 +137,9 @@ json explain_json(const ExplainRequest& r) {
   }
 
   const bool need_attention = wants(r, "attention") || wants(r, "heads");
-  const Trace t = trace(model, ids, need_attention, wants(r, "lens"));
+  // Gradient x input reads the trace's activations instead of running a pass of its own.
+  const bool gradient_inputs = wants(r, "attribution") && attribution.method == Method::GradXInput;
+  const Trace t = trace(model, ids, need_attention, wants(r, "lens"), gradient_inputs);
   const size_t nn = size_t(n) * n;
 
   if (wants(r, "attention")) {
@@ -195,7 +197,12 @@ json explain_json(const ExplainRequest& r) {
   }
 
   if (wants(r, "lens")) {
-    const LogitLens lens = logit_lens(model, t, r.top_k, r.lens_positions);
+    // The positions asked for, else the last lens_last of them, else every one.
+    std::vector<int> positions = r.lens_positions;
+    if (r.lens_last < 0) fail("lens_last must be 0 or more, not " + std::to_string(r.lens_last));
+    if (positions.empty() && r.lens_last > 0)
+      for (int p = std::max(0, n - r.lens_last); p < n; ++p) positions.push_back(p);
+    const LogitLens lens = logit_lens(model, t, r.top_k, positions);
     json ids_j = json::array(), texts_j = json::array(), probs_j = json::array(), chosen_probs = json::array();
     for (int s = 0; s < lens.slots; ++s) {
       json li = json::array(), lt = json::array(), lp = json::array(), cp = json::array();
@@ -221,7 +228,7 @@ json explain_json(const ExplainRequest& r) {
     for (int32_t id : lens.chosen_ids) chosen.push_back(token_json(tok, id));
     out["lens"] = {{"layers", lens.slots}, {"top_ids", std::move(ids_j)}, {"top_texts", std::move(texts_j)},
                    {"top_probs", std::move(probs_j)}, {"chosen", std::move(chosen)}, {"chosen_probs", std::move(chosen_probs)}};
-    if (!r.lens_positions.empty()) out["lens"]["positions"] = lens.positions;  // [position] indexes these
+    if (!positions.empty()) out["lens"]["positions"] = lens.positions;  // [position] indexes these
   }
 
   if (wants(r, "heads")) {
@@ -249,7 +256,7 @@ json explain_json(const ExplainRequest& r) {
       const float* row = t.logits.data() + size_t(n - 1) * c.vocab_size;
       attribution.target = int32_t(std::max_element(row, row + c.vocab_size) - row);
     }
-    const Attribution a = attribute(model, ids, attribution, r.params);
+    const Attribution a = attribute(model, ids, attribution, r.params, &t, r.backward);
     json ja = {{"method", method_name(a.method)}, {"target_position", a.position}, {"target_id", a.target},
                {"target_text", token_text(tok, a.target)}, {"value", r6(a.value)}, {"scores", json::array()}};
     for (float s : a.scores) ja["scores"].push_back(r6(s));

@@ -24,6 +24,7 @@ struct ExplainRequest {
   int top_k = 5;                    // alternatives per position (stats, lens)
   int layer = -1, head = -1;        // >= 0: only this layer / head in the attention section
   std::vector<int> lens_positions;  // not empty: the lens of these positions only (JSON "positions")
+  int lens_last = 0;                // > 0 (and no lens_positions): the lens of the last this many positions
   bool attention_summaries = true;  // mean, rollout, value-weighted beside the raw attention
   uint64_t seed = 0;                // the random sequence of the induction test
   int induction_half = 0;           // its length per half (0: min(50, (context - 1) / 2))
@@ -33,7 +34,8 @@ struct ExplainRequest {
   AttributionRequest attribution;
   std::string method;               // "" keeps attribution.method
   std::string target_token, contrast_token, baseline_token, replacement_token;
-  const grad::Parameters<float>* params = nullptr;  // f32 weights to reuse; built when null
+  const grad::Parameters<float>* params = nullptr;      // integrated gradients' f32 weights to reuse; built when null
+  const grad::BackwardWeights* backward = nullptr;      // gradient x input's weights to reuse; built when null
 };
 
 nlohmann::json explain_json(const ExplainRequest& request);

@@ -13,7 +13,7 @@
 
 namespace loupe::explain {
 
-Trace trace(const Model& model, std::span<const int32_t> tokens, bool attention, bool residual) {
+Trace trace(const Model& model, std::span<const int32_t> tokens, bool attention, bool residual, bool gradient_inputs) {
   const int n = int(tokens.size());
   if (n == 0) fail("the text has no tokens");
   if (n > model.config.context_length)
@@ -21,12 +21,15 @@ Trace trace(const Model& model, std::span<const int32_t> tokens, bool attention,
          std::to_string(model.config.context_length));
   Trace t;
   t.n = n;
-  t.capture.attention_probs = attention;
-  t.capture.residual = residual;
+  t.tokens.assign(tokens.begin(), tokens.end());
+  t.capture.attention_probs = attention || gradient_inputs;
+  t.capture.residual = residual || gradient_inputs;
+  t.capture.gradient_inputs = gradient_inputs;
   InferenceState state = make_state(model, n);
   forward(model, state, tokens, /*all_logits=*/true, &t.capture);
   t.logits = std::move(state.logits);
   t.values = std::move(state.value_cache);  // (layer, n, kv_dim): the state's context is n
+  if (gradient_inputs) t.keys = std::move(state.key_cache);
   return t;
 }
 

@@ -12,10 +12,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
 #include "gradients/layers.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "kernels/thread_pool.h"
 #include "model/forward.h"
 
@@ -68,11 +72,91 @@ void parallel_range(int64_t count, int64_t grain, F&& fn) {
   thread_pool().parallel_for(count, [&](int64_t begin, int64_t end) { fn(begin, end); }, grain);
 }
 
+// Causal attention in f32, one query head per job, as matrix products (kernels/gemm_f32.h's
+// block products on the head's columns in place) — layers.h's attention_forward and
+// attention_backward with the same sums grouped into products:
+//   forward:   S = Q·Kᵀ·scale,  P = softmax of each row over keys ≤ query,  O = P·V
+//   backward:  dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ∘ (dP − rowsum(P ∘ dP)) · scale,
+//              dQ = dS·K,  dK = dSᵀ·Q
+// `probs` is (n_heads, rows, ld) with ld ≥ rows (a trace's probabilities for its n tokens
+// serve any first `rows` of them). The backward adds; the heads of a kv group go into their
+// own dK and dV, added in head order, so results do not depend on the thread count.
+void attention_forward_products(float* out, float* probs, const float* q, const float* k, const float* v, int n,
+                                int n_heads, int n_kv_heads, int hd) {
+  const GemmF32Kernels& gemm = gemm_f32_kernels();
+  const VectorKernels& vec = vector_kernels();
+  const int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd, group = n_heads / n_kv_heads;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  parallel_range(n_heads, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      const float* qh = q + h * hd;
+      const float* kh = k + (h / group) * hd;
+      const float* vh = v + (h / group) * hd;
+      float* p = probs + size_t(h) * n * n;  // (n, n)
+      gemm.a_bt(p, n, qh, q_dim, kh, kv_dim, n, hd, n, false);
+      for (int t = 0; t < n; ++t) {
+        float* row = p + size_t(t) * n;
+        float max_score = -INFINITY;
+        for (int s = 0; s <= t; ++s) max_score = std::max(max_score, row[s] *= scale);
+        const float inv_sum = 1.0f / vec.exp_shifted(row, t + 1, max_score);
+        for (int s = 0; s <= t; ++s) row[s] *= inv_sum;
+        std::fill(row + t + 1, row + n, 0.0f);
+      }
+      float* oh = out + h * hd;  // (n, hd), q_dim apart
+      for (int t = 0; t < n; ++t) std::fill_n(oh + size_t(t) * q_dim, hd, 0.0f);
+      gemm.a_b_add(oh, q_dim, p, n, vh, kv_dim, n, n, hd);
+    }
+  });
+}
+
+void attention_backward_products(float* dq, float* dk, float* dv, const float* dout, const float* probs, int ld,
+                                 const float* q, const float* k, const float* v, int rows, int n_heads, int n_kv_heads,
+                                 int hd) {
+  const GemmF32Kernels& gemm = gemm_f32_kernels();
+  const int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd, group = n_heads / n_kv_heads;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const size_t head_size = size_t(rows) * hd;
+  std::vector<float> dk_heads(size_t(n_heads) * head_size, 0.0f), dv_heads(size_t(n_heads) * head_size, 0.0f);
+  parallel_range(n_heads, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<float> ds(size_t(rows) * rows);  // dP, then dS in place (rows, rows)
+    for (int64_t h = h0; h < h1; ++h) {
+      const float* p = probs + size_t(h) * ld * ld;  // (rows, rows), ld apart
+      const float* doh = dout + h * hd;              // (rows, hd), q_dim apart
+      const float* qh = q + h * hd;
+      const float* kh = k + (h / group) * hd;
+      const float* vh = v + (h / group) * hd;
+      gemm.at_b_add(dv_heads.data() + size_t(h) * head_size, hd, p, ld, doh, q_dim, rows, rows, hd);
+      gemm.a_bt(ds.data(), rows, doh, q_dim, vh, kv_dim, rows, hd, rows, false);
+      for (int t = 0; t < rows; ++t) {
+        const float* pt = p + size_t(t) * ld;
+        float* dst = ds.data() + size_t(t) * rows;
+        float weighted = 0;
+        for (int s = 0; s <= t; ++s) weighted += pt[s] * dst[s];
+        for (int s = 0; s <= t; ++s) dst[s] = pt[s] * (dst[s] - weighted) * scale;
+        std::fill(dst + t + 1, dst + rows, 0.0f);
+      }
+      gemm.a_b_add(dq + h * hd, q_dim, ds.data(), rows, kh, kv_dim, rows, rows, hd);
+      gemm.at_b_add(dk_heads.data() + size_t(h) * head_size, hd, ds.data(), rows, qh, q_dim, rows, rows, hd);
+    }
+  });
+  for (int h = 0; h < n_heads; ++h) {
+    const int kvh = h / group;
+    for (int t = 0; t < rows; ++t)
+      for (int i = 0; i < hd; ++i) {
+        dk[size_t(t) * kv_dim + size_t(kvh) * hd + i] += dk_heads[size_t(h) * head_size + size_t(t) * hd + i];
+        dv[size_t(t) * kv_dim + size_t(kvh) * hd + i] += dv_heads[size_t(h) * head_size + size_t(t) * hd + i];
+      }
+  }
+}
+
 // Causal attention one query head per job: the head's q, k and v columns are packed into
-// (n, head_dim) rows and layers.h's attention_forward runs on that single head.
+// (n, head_dim) rows and layers.h's attention_forward runs on that single head (f64, for
+// the finite-difference tests; f32 runs as products, above).
 template <class T>
 void attention_forward_heads(T* out, T* probs, const T* q, const T* k, const T* v, int n, int n_heads, int n_kv_heads,
                              int hd) {
+  if constexpr (std::is_same_v<T, float>)
+    return attention_forward_products(out, probs, q, k, v, n, n_heads, n_kv_heads, hd);
   const int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd, group = n_heads / n_kv_heads;
   parallel_range(n_heads, 1, [&](int64_t h0, int64_t h1) {
     std::vector<T> qh(size_t(n) * hd), kh(size_t(n) * hd), vh(size_t(n) * hd), oh(size_t(n) * hd);
@@ -94,6 +178,8 @@ void attention_forward_heads(T* out, T* probs, const T* q, const T* k, const T* 
 template <class T>
 void attention_backward_heads(T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k, const T* v,
                               int n, int n_heads, int n_kv_heads, int hd) {
+  if constexpr (std::is_same_v<T, float>)
+    return attention_backward_products(dq, dk, dv, dout, probs, n, q, k, v, n, n_heads, n_kv_heads, hd);
   const int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd, group = n_heads / n_kv_heads;
   const size_t head_size = size_t(n) * hd;
   std::vector<T> dk_heads(size_t(n_heads) * head_size, T(0)), dv_heads(size_t(n_heads) * head_size, T(0));
@@ -509,6 +595,225 @@ void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits,
     for (size_t t = 0; t < tokens.size() && int(t) < n; ++t)
       for (int i = 0; i < dim; ++i) g->token_embedding[size_t(tokens[t]) * dim + i] += dx[t * dim + i];
   }
+}
+
+// ============================================================================================
+// The input gradient from an inference pass's activations: model_backward's steps without
+// the weight gradients, reading SavedPass instead of Activations, its products through
+// BackwardWeights. The norms' statistics (1/rms, mean) are recomputed from the saved
+// residual rows: a few numbers per row.
+
+namespace {
+
+// Wᵀ of the matrices `parts` stacked by rows ([W1; W2; ...], each (out_i, in)): (in, Σ out_i)
+// as `type` (Q8_0, or F32 when the rows are not whole blocks), packed when the CPU has
+// packed kernels for it. Its bytes go into `storage`.
+TensorView stacked_transpose(const std::string& name, std::initializer_list<const TensorView*> parts, TensorType type,
+                             std::vector<std::vector<uint8_t>>& storage) {
+  const int64_t in = (*parts.begin())->row_length();
+  int64_t out = 0;
+  for (const TensorView* w : parts) {
+    if (w->row_length() != in) fail("backward_weights: stacked matrices differ in width");
+    out += w->rows();
+  }
+  const TensorTypeInfo& info = type_info(type);
+  if (out % info.block_size != 0 || !info.from_float) type = TensorType::F32;
+  std::vector<float> wt(size_t(in) * out);  // (in, out)
+  int64_t first = 0;
+  constexpr int64_t kBlock = 64;  // rows read, then written out as 64 contiguous values per column
+  for (const TensorView* w : parts) {
+    const int64_t blocks = (w->rows() + kBlock - 1) / kBlock;
+    thread_pool().parallel_for(blocks, [&](int64_t begin, int64_t end) {
+      std::vector<float> rows(size_t(kBlock) * in);
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t r0 = b * kBlock, count = std::min(kBlock, w->rows() - r0);
+        for (int64_t r = 0; r < count; ++r) read_row(*w, r0 + r, rows.data() + size_t(r) * in);
+        for (int64_t i = 0; i < in; ++i)
+          for (int64_t r = 0; r < count; ++r) wt[size_t(i) * out + first + r0 + r] = rows[size_t(r) * in + i];
+      }
+    });
+    first += w->rows();
+  }
+  TensorView t;
+  t.name = name;
+  t.type = type;
+  t.shape = {out, in, 1, 1};
+  t.n_dims = 2;
+  t.bytes = row_bytes(type, out) * size_t(in);
+  std::vector<uint8_t>& bytes = storage.emplace_back(t.bytes);
+  const size_t row_size = row_bytes(type, out);
+  thread_pool().parallel_for(in, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      type_info(type).from_float(wt.data() + size_t(r) * out, bytes.data() + size_t(r) * row_size, out);
+  }, /*grain=*/16);
+  t.data = bytes.data();
+  if (can_pack(t) && type_kernels(type).packed_isa == kernel_isa()) pack_in_place(t, bytes.data());
+  return t;
+}
+
+std::vector<float> f32_copy(const TensorView& tensor) {
+  std::vector<float> scratch;
+  const float* data = f32_data(tensor, scratch);
+  return std::vector<float>(data, data + tensor.elements());
+}
+
+// layers.h's swiglu_backward for one f32 row, writing instead of adding, with σ(g) from the
+// vectorized exp (kernels/dispatch.h; within 2 ulp, inputs clamped to ±88): the MLP's
+// exponentials were a sixth of the pass with std::exp. `e` is scratch for `count` floats.
+void swiglu_backward_row(float* dg, float* du, const float* dh, const float* g, const float* u, int count, float* e) {
+  for (int i = 0; i < count; ++i) e[i] = -g[i];
+  vector_kernels().exp_shifted(e, count, 0.0f);  // e = exp(−g)
+  for (int i = 0; i < count; ++i) {
+    const float sig = 1.0f / (1.0f + e[i]);
+    dg[i] = dh[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+    du[i] = dh[i] * g[i] * sig;
+  }
+}
+
+// rstd (and mean, LayerNorm) of rows x (rows, dim), as layers.h's forward norms compute them.
+void norm_statistics(float* mean, float* rstd, const float* x, int rows, int dim, float eps, bool layernorm) {
+  parallel_range(rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + size_t(r) * dim;
+      float m = 0, sum = 0;
+      if (layernorm) {
+        for (int i = 0; i < dim; ++i) m += xr[i];
+        m /= float(dim);
+        mean[r] = m;
+      }
+      for (int i = 0; i < dim; ++i) sum += (xr[i] - m) * (xr[i] - m);
+      rstd[r] = 1.0f / std::sqrt(sum / float(dim) + eps);
+    }
+  });
+}
+
+// dx += the backward of the norm (RMSNorm, or LayerNorm for GPT-2) of rows x, for dout.
+void norm_backward_rows(float* dx, const float* dout, const float* x, const float* w, int rows, int dim, float eps,
+                        bool layernorm, std::vector<float>& mean, std::vector<float>& rstd) {
+  mean.resize(size_t(rows));
+  rstd.resize(size_t(rows));
+  norm_statistics(mean.data(), rstd.data(), x, rows, dim, eps, layernorm);
+  if (layernorm)
+    layernorm_backward_rows(dx, static_cast<float*>(nullptr), static_cast<float*>(nullptr), dout, x, w, mean.data(),
+                            rstd.data(), rows, dim);
+  else
+    rmsnorm_backward_rows(dx, static_cast<float*>(nullptr), dout, x, w, rstd.data(), rows, dim);
+}
+
+}  // namespace
+
+BackwardWeights backward_weights(const Model& model, TensorType type) {
+  const ModelConfig& c = model.config;
+  const ModelWeights& w = model.weights;
+  BackwardWeights b;
+  b.config = c;
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& lw = w.layers[size_t(l)];
+    const std::string name = "blk." + std::to_string(l) + ".";
+    BackwardWeights::Layer layer;
+    if (is_gpt2(c)) {
+      layer.qkv = stacked_transpose(name + "attn_qkv.T", {&lw.wqkv}, type, b.storage);
+      layer.gate_up = stacked_transpose(name + "ffn_up.T", {&lw.w_up}, type, b.storage);
+    } else {
+      layer.qkv = stacked_transpose(name + "attn_qkv.T", {&lw.wq, &lw.wk, &lw.wv}, type, b.storage);
+      layer.gate_up = stacked_transpose(name + "ffn_gate_up.T", {&lw.w_gate, &lw.w_up}, type, b.storage);
+    }
+    layer.out = stacked_transpose(name + "attn_output.T", {&lw.wo}, type, b.storage);
+    layer.down = stacked_transpose(name + "ffn_down.T", {&lw.w_down}, type, b.storage);
+    layer.attn_norm = f32_copy(lw.attn_norm);
+    layer.ffn_norm = f32_copy(lw.ffn_norm);
+    b.layers.push_back(std::move(layer));
+  }
+  b.unembedding = stacked_transpose("output.T", {&w.output}, type, b.storage);
+  b.output_norm = f32_copy(w.output_norm);
+  if (!is_gpt2(c)) b.rope_freq_factors = make_state(model, 1).rope_freq_factors;
+  return b;
+}
+
+void input_gradient(const BackwardWeights& w, const SavedPass& s, int position, const float* dlogits,
+                    float* d_token_rows) {
+  const ModelConfig& c = w.config;
+  const int n = s.n, dim = c.dim, hd = c.head_dim, ff = c.ff_dim;
+  const int q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, qkv_dim = q_dim + 2 * kv_dim;
+  const bool gpt2 = is_gpt2(c);
+  const int gate_up_dim = gpt2 ? ff : 2 * ff;
+  if (position < 0 || position >= n) fail("the target position " + std::to_string(position) + " is outside the text");
+  if (!s.residual || !s.residual_mid || !s.queries || !s.keys || !s.values || !s.attention || !s.mlp_gate ||
+      (!gpt2 && !s.mlp_up))
+    fail("input_gradient: the inference pass did not keep the gradient inputs");
+  const int m = position + 1;  // rows that can influence the target
+  const float eps = c.norm_eps;
+  const float theta_scale = std::pow(c.rope_base, -2.0f / float(std::max(1, c.rope_dims)));
+  const float* factors = w.rope_freq_factors.empty() ? nullptr : w.rope_freq_factors.data();
+  const bool adjacent = c.rope_style == RopeStyle::Adjacent;
+  const size_t rows_dim = size_t(n) * dim;  // one layer's slot in the saved (layers, n, dim) arrays
+
+  std::vector<float> dx(size_t(m) * dim, 0.0f), dln(size_t(m) * dim), dnormed(static_cast<size_t>(dim)), mean, rstd;
+  std::vector<float> dhidden(size_t(m) * ff), dgate_up(size_t(m) * gate_up_dim);     // dgate|dup per row
+  std::vector<float> datt(size_t(m) * q_dim), dq(size_t(m) * q_dim), dk(size_t(m) * kv_dim), dv(size_t(m) * kv_dim);
+  std::vector<float> dqkv(size_t(m) * qkv_dim);                                     // dq|dk|dv per row
+
+  // logits[position] = U · norm(x_final[position]): only that row has a gradient.
+  matmul(w.unembedding, dlogits, 1, dnormed.data());
+  norm_backward_rows(dx.data() + size_t(position) * dim, dnormed.data(),
+                     s.residual + size_t(c.n_layers) * rows_dim + size_t(position) * dim, w.output_norm.data(), 1, dim,
+                     eps, gpt2, mean, rstd);
+
+  // Rows [live, m) carry gradient: only `position` until the first attention backward.
+  int live = position;
+  for (int layer = c.n_layers - 1; layer >= 0; --layer) {
+    const BackwardWeights::Layer& lw = w.layers[size_t(layer)];
+    const float* x = s.residual + size_t(layer) * rows_dim;
+    const float* x_mid = s.residual_mid + size_t(layer) * rows_dim;
+    const float* gate = s.mlp_gate + (size_t(layer) * n + live) * ff;
+    const int rows = m - live;
+
+    // MLP: next = x_mid + Wdown·hidden.  dx holds d(next); it flows on to x_mid.
+    matmul(lw.down, dx.data() + size_t(live) * dim, rows, dhidden.data());
+    if (gpt2) {
+      std::fill_n(dgate_up.begin(), size_t(rows) * ff, 0.0f);
+      gelu_backward_par(dgate_up.data(), dhidden.data(), gate, rows * ff);
+    } else {
+      const float* up = s.mlp_up + (size_t(layer) * n + live) * ff;
+      parallel_range(rows, 4, [&](int64_t r0, int64_t r1) {
+        std::vector<float> e(static_cast<size_t>(ff));
+        for (int64_t r = r0; r < r1; ++r) {
+          float* dg = dgate_up.data() + size_t(r) * 2 * ff;
+          swiglu_backward_row(dg, dg + ff, dhidden.data() + size_t(r) * ff, gate + size_t(r) * ff, up + size_t(r) * ff, ff,
+                              e.data());
+        }
+      });
+    }
+    matmul(lw.gate_up, dgate_up.data(), rows, dln.data());
+    norm_backward_rows(dx.data() + size_t(live) * dim, dln.data(), x_mid + size_t(live) * dim, lw.ffn_norm.data(), rows,
+                       dim, eps, gpt2, mean, rstd);
+
+    // Attention: x_mid = x + Wo·att.  dx holds d(x_mid); it flows on to x.
+    std::fill(datt.begin(), datt.begin() + ptrdiff_t(live) * q_dim, 0.0f);
+    matmul(lw.out, dx.data() + size_t(live) * dim, rows, datt.data() + size_t(live) * q_dim);
+    std::fill(dq.begin(), dq.end(), 0.0f);
+    std::fill(dk.begin(), dk.end(), 0.0f);
+    std::fill(dv.begin(), dv.end(), 0.0f);
+    attention_backward_products(dq.data(), dk.data(), dv.data(), datt.data(),
+                                s.attention + size_t(layer) * c.n_heads * n * n, n,
+                                s.queries + size_t(layer) * n * q_dim, s.keys + size_t(layer) * n * kv_dim,
+                                s.values + size_t(layer) * n * kv_dim, m, c.n_heads, c.n_kv_heads, hd);
+    live = 0;
+    if (!gpt2) {
+      rope_backward(dq.data(), m, c.n_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
+      rope_backward(dk.data(), m, c.n_kv_heads, hd, c.rope_dims, theta_scale, factors, adjacent);
+    }
+    for (int t = 0; t < m; ++t) {
+      float* row = dqkv.data() + size_t(t) * qkv_dim;
+      std::copy_n(dq.begin() + ptrdiff_t(t) * q_dim, q_dim, row);
+      std::copy_n(dk.begin() + ptrdiff_t(t) * kv_dim, kv_dim, row + q_dim);
+      std::copy_n(dv.begin() + ptrdiff_t(t) * kv_dim, kv_dim, row + q_dim + kv_dim);
+    }
+    matmul(lw.qkv, dqkv.data(), m, dln.data());
+    norm_backward_rows(dx.data(), dln.data(), x, lw.attn_norm.data(), m, dim, eps, gpt2, mean, rstd);
+  }
+  // x0 = token rows (+ position rows)
+  std::copy(dx.begin(), dx.end(), d_token_rows);
 }
 
 // ============================================================================================

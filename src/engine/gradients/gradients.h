@@ -117,6 +117,63 @@ template <class T>
 void model_backward(const Parameters<T>& p, Activations<T>& a, const T* dlogits, T* d_token_rows,
                     Parameters<T>* grads, std::span<const int32_t> tokens = {});
 
+// --- the input gradient from an inference pass -----------------------------------------
+// An attribution needs d f / d(token rows) only, and the inference pass (model/forward.h)
+// has already computed every activation the backward pass reads: with
+// Capture::gradient_inputs it keeps them. These are pointers into such a pass over n
+// tokens from position 0, all row-major with n rows per layer.
+struct SavedPass {
+  int n = 0;
+  const float* residual = nullptr;      // (layers + 1, n, dim): [l] entering block l, [layers] after the last
+  const float* residual_mid = nullptr;  // (layers, n, dim) after attention, entering the MLP
+  const float* queries = nullptr;       // (layers, n, n_heads*head_dim) after RoPE (GPT-2: with bias)
+  const float* keys = nullptr;          // (layers, n, kv_dim) after RoPE (GPT-2: with bias)
+  const float* values = nullptr;        // (layers, n, kv_dim)
+  const float* attention = nullptr;     // (layers, n_heads, n, n) probabilities, 0 for future keys
+  const float* mlp_gate = nullptr;      // (layers, n, ff_dim) Llama: before SiLU; GPT-2: before GELU
+  const float* mlp_up = nullptr;        // (layers, n, ff_dim) Llama only
+};
+
+// The weights of the input-gradient pass. Its products are d_in = d_out · W for each
+// matrix W (out, in) of the model; stored transposed, Wᵀ (in, out), each is the same
+// product the inference pass runs (kernels/matmul.h: d_in row r = Wᵀ row r · d_out), with
+// its kernels and its speed. Matrices that take the same gradient are stacked: q, k and v
+// ([Wq; Wk; Wv]ᵀ, one row of dq|dk|dv in), gate and up ([Wgate; Wup]ᵀ). Stored as Q8_0
+// (packed where the CPU has packed kernels): the gradients are rounded to 8 bits per
+// block of 32 on the way in, as the inference pass rounds its activations; a matrix whose
+// rows are not whole blocks stays f32. With `type` F32 every product is f32 (for tests).
+// Built once per model (~the size of its Q8_0 weights).
+struct BackwardWeights {
+  BackwardWeights() = default;
+  BackwardWeights(const BackwardWeights&) = delete;  // the views point into `storage`
+  BackwardWeights& operator=(const BackwardWeights&) = delete;
+  BackwardWeights(BackwardWeights&&) = default;
+  BackwardWeights& operator=(BackwardWeights&&) = default;
+
+  ModelConfig config;
+  struct Layer {
+    TensorView qkv;      // (dim, q_dim + 2 kv_dim): [Wq; Wk; Wv]ᵀ, GPT-2 Wqkvᵀ
+    TensorView out;      // (q_dim, dim): Woᵀ
+    TensorView gate_up;  // (dim, 2 ff): [Wgate; Wup]ᵀ, GPT-2 (dim, ff): Wupᵀ
+    TensorView down;     // (ff, dim): Wdownᵀ
+    std::vector<float> attn_norm, ffn_norm;  // (dim) the norms' weights (their biases do not matter here)
+  };
+  std::vector<Layer> layers;
+  TensorView unembedding;  // (dim, vocab): Uᵀ
+  std::vector<float> output_norm;
+  std::vector<float> rope_freq_factors;  // as Parameters
+  std::vector<std::vector<uint8_t>> storage;  // the bytes the views point into
+};
+BackwardWeights backward_weights(const Model& model, TensorType type = TensorType::Q8_0);
+
+// d f / d(token rows) (position + 1, dim) into d_token_rows, for an f whose gradient with
+// respect to the logits of `position` is `dlogits` (vocab) and which depends on no other
+// logits: the backward pass without a forward pass of its own and without weight
+// gradients, layer by layer in reverse as in model_backward, reading `saved`. (Rows after
+// `position` cannot influence f and are not computed.)
+void input_gradient(const BackwardWeights& w, const SavedPass& saved, int position, const float* dlogits,
+                    float* d_token_rows);
+
 // Token-embedding rows (n, dim) of `tokens`.
 template <class T>
 std::vector<T> embed_tokens(const Parameters<T>& p, std::span<const int32_t> tokens);

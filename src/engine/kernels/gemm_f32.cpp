@@ -14,20 +14,18 @@ namespace {
 // work, narrow enough that two threads get several blocks of a 256-wide layer.
 constexpr int kBlock = 64;
 
-const GemmF32Kernels& select_kernels() {
+const GemmF32Kernels& kernels() { return gemm_f32_kernels(); }
+
+int blocks(int size) { return (size + kBlock - 1) / kBlock; }
+
+}  // namespace
+
+const GemmF32Kernels& gemm_f32_kernels() {
   const KernelIsa isa = kernel_isa();
   if (isa == KernelIsa::Avx512 && gemm_f32_avx512_kernels()) return *gemm_f32_avx512_kernels();
   if ((isa == KernelIsa::Avx512 || isa == KernelIsa::Avx2) && gemm_f32_avx2_kernels()) return *gemm_f32_avx2_kernels();
   return *gemm_f32_generic_kernels();
 }
-
-int blocks(int size) { return (size + kBlock - 1) / kBlock; }
-
-const GemmF32Kernels& kernels() { return select_kernels(); }
-
-}  // namespace
-
-const GemmF32Kernels& gemm_f32_block_kernels() { return select_kernels(); }
 
 void gemm_f32_a_bt(float* c, const float* a, const float* b, int n, int k, int m, bool accumulate) {
   if (n <= 0 || m <= 0) return;

@@ -26,9 +26,9 @@ struct GemmF32Kernels {
   void (*a_b_add)(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int n, int m, int k);
   void (*at_b_add)(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int n, int m, int k);
 };
-// The block products for the instruction set in use (kernel_isa()), for callers that cut
-// their own work across threads (prompt attention, one head per job).
-const GemmF32Kernels& gemm_f32_block_kernels();
+// The block products the functions above run (the widest instruction set this CPU has),
+// for callers that share out their own jobs, e.g. one attention head per job.
+const GemmF32Kernels& gemm_f32_kernels();
 // Null when this build has no such variant (e.g. the x86 ones in wasm).
 const GemmF32Kernels* gemm_f32_generic_kernels();
 const GemmF32Kernels* gemm_f32_avx2_kernels();

@@ -115,7 +115,7 @@ void causal_attention(const ModelConfig& config, InferenceState& state, int laye
   };
 
   if (n_tokens >= kMatrixAttentionTokens) {
-    const GemmF32Kernels& gemm = gemm_f32_block_kernels();
+    const GemmF32Kernels& gemm = gemm_f32_kernels();
     const int blocks_per_head = (n_tokens + kQueryBlock - 1) / kQueryBlock;
     thread_pool().parallel_for(int64_t(n_heads) * blocks_per_head, [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> scores;
@@ -178,6 +178,11 @@ void record_block_output(const ModelConfig& config, std::vector<float>* where, i
   std::copy(out, out + n, where->data() + size_t(layer) * n);
 }
 
+void record_rows(std::vector<float>& where, int layer, const float* rows, int n_tokens, int width) {
+  const size_t n = size_t(n_tokens) * width;
+  std::copy(rows, rows + n, where.data() + size_t(layer) * n);
+}
+
 void forward(const Model& model, InferenceState& state, std::span<const int32_t> tokens,
              bool all_logits, Capture* capture) {
   const ModelConfig& config = model.config;
@@ -201,6 +206,14 @@ void forward(const Model& model, InferenceState& state, std::span<const int32_t>
     if (capture->block_outputs) {
       capture->attention_output.assign(config.n_layers * per_layer, 0.0f);
       capture->mlp_output.assign(config.n_layers * per_layer, 0.0f);
+    }
+    if (capture->gradient_inputs) {
+      if (state.n_past != 0) fail("forward: the gradient inputs are captured from position 0 only");
+      const size_t layers = size_t(config.n_layers) * n_tokens;
+      capture->queries.resize(layers * config.n_heads * config.head_dim);
+      capture->residual_mid.resize(layers * config.dim);
+      capture->mlp_gate.resize(layers * config.ff_dim);
+      capture->mlp_up.resize(config.arch == Architecture::Gpt2 ? 0 : layers * config.ff_dim);
     }
   }
 

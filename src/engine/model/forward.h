@@ -16,6 +16,11 @@ struct Capture {
   bool attention_probs = false;  // softmax(q·k/sqrt(d)) for every layer and head
   bool residual = false;         // the residual stream entering and leaving every block
   bool block_outputs = false;    // what attention and the MLP each add to the residual
+  // What the input-gradient pass (gradients/gradients.h, SavedPass) reads besides the
+  // attention and the residual stream: the queries, the residual between attention and
+  // MLP, and the MLP's inputs to its activation. (Keys and values are in the KV cache.)
+  // A pass from position 0 only.
+  bool gradient_inputs = false;
 
   // Filled by forward(), covering only the tokens of that call (n_tokens queries) and all
   // keys up to them (n_keys = positions before the call + n_tokens).
@@ -25,6 +30,10 @@ struct Capture {
   std::vector<float> residual_stream;   // (n_layers + 1, n_tokens, dim): [0] embeddings, [l+1] after block l
   std::vector<float> attention_output;  // (layer, n_tokens, dim)
   std::vector<float> mlp_output;        // (layer, n_tokens, dim)
+  std::vector<float> queries;           // (layer, n_tokens, n_heads*head_dim) after RoPE (GPT-2: with bias)
+  std::vector<float> residual_mid;      // (layer, n_tokens, dim) after attention, entering the MLP
+  std::vector<float> mlp_gate;          // (layer, n_tokens, ff_dim) Llama: Wgate·x before SiLU; GPT-2: Wup·x+b before GELU
+  std::vector<float> mlp_up;            // (layer, n_tokens, ff_dim) Llama: Wup·x; GPT-2: empty
 };
 
 struct InferenceState {
@@ -73,5 +82,7 @@ float* scratch(std::vector<float>& buffer, size_t n);
 void record_residual(const ModelConfig& config, Capture* capture, int slot, const float* x, int n_tokens);
 void record_block_output(const ModelConfig& config, std::vector<float>* where, int layer,
                          const float* out, int n_tokens);
+// Copies `width` floats per token (n_tokens rows) into slot `layer` of a capture array.
+void record_rows(std::vector<float>& where, int layer, const float* rows, int n_tokens, int width);
 
 }  // namespace loupe

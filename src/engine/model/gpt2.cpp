@@ -57,10 +57,12 @@ void gpt2_forward(const Model& model, InferenceState& state, std::span<const int
       std::copy(row + 2 * dim, row + 3 * dim, v + size_t(t) * dim);
     }
     store_kv(c, state, layer, n, k, v);
+    if (capture && capture->gradient_inputs) record_rows(capture->queries, layer, q, n, dim);
     causal_attention(c, state, layer, n, q, attn, capture);
     matmul_bias(lw.wo, lw.bo, attn, n, out);
     if (capture && capture->block_outputs) record_block_output(c, &capture->attention_output, layer, out, n);
     add_in_place(x, out, n * dim);
+    if (capture && capture->gradient_inputs) record_rows(capture->residual_mid, layer, x, n, dim);
 
     // MLP: layernorm, up, GELU, down.
     const float* ln2 = f32_data(lw.ffn_norm, norm_scratch);
@@ -68,6 +70,7 @@ void gpt2_forward(const Model& model, InferenceState& state, std::span<const int
     for (int t = 0; t < n; ++t)
       layernorm(normed + size_t(t) * dim, x + size_t(t) * dim, ln2, ln2_bias, dim, c.norm_eps);
     matmul_bias(lw.w_up, lw.b_up, normed, n, hidden);
+    if (capture && capture->gradient_inputs) record_rows(capture->mlp_gate, layer, hidden, n, c.ff_dim);
     gelu(hidden, n * c.ff_dim);
     matmul_bias(lw.w_down, lw.b_down, hidden, n, out);
     if (capture && capture->block_outputs) record_block_output(c, &capture->mlp_output, layer, out, n);

@@ -62,10 +62,12 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
                     adjacent);
       }
     store_kv(c, state, layer, n, k, v, /*rotate=*/true);
+    if (capture && capture->gradient_inputs) record_rows(capture->queries, layer, q, n, q_dim);
     causal_attention(c, state, layer, n, q, attn, capture);
     matmul(lw.wo, attn, n, out);
     if (capture && capture->block_outputs) record_block_output(c, &capture->attention_output, layer, out, n);
     add_in_place(x, out, n * dim);
+    if (capture && capture->gradient_inputs) record_rows(capture->residual_mid, layer, x, n, dim);
 
     // MLP: rmsnorm, SwiGLU (silu(gate) * up), project back down.
     const float* ffn_norm = f32_data(lw.ffn_norm, norm_scratch);
@@ -73,6 +75,10 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
       rmsnorm(normed + size_t(t) * dim, x + size_t(t) * dim, ffn_norm, dim, c.norm_eps);
     const MatmulTarget gate_up[] = {{&lw.w_gate, gate}, {&lw.w_up, up}};
     matmul_shared_input(gate_up, normed, n);
+    if (capture && capture->gradient_inputs) {
+      record_rows(capture->mlp_gate, layer, gate, n, c.ff_dim);
+      record_rows(capture->mlp_up, layer, up, n, c.ff_dim);
+    }
     swiglu(gate, up, n * c.ff_dim);
     matmul(lw.w_down, gate, n, out);
     if (capture && capture->block_outputs) record_block_output(c, &capture->mlp_output, layer, out, n);

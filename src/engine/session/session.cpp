@@ -107,6 +107,7 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
                                                : load_model_from_bytes(std::move(bytes), name));
       model_ = std::move(model);
       gradient_weights_.reset();
+      backward_weights_.reset();
       return {Json{{"event", "loaded"}, {"card", model_card_json(*model_)}}};
     }
     if (op.empty()) fail("a request needs an \"op\"");
@@ -139,10 +140,18 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
       r.seed = field<uint64_t>(request, "seed", 0);
       r.attribution.steps = field<int>(request, "steps", r.attribution.steps);
       if (request.contains("lens_positions")) r.lens_positions = request.at("lens_positions").get<std::vector<int>>();
+      r.lens_last = field<int>(request, "lens_last", 0);
       if (r.what.empty() || std::find(r.what.begin(), r.what.end(), "attribution") != r.what.end()) {
-        if (!gradient_weights_)
-          gradient_weights_ = std::make_unique<grad::Parameters<float>>(grad::parameters_from_model<float>(*model_));
-        r.params = gradient_weights_.get();
+        const explain::Method method = r.method.empty() ? r.attribution.method : explain::parse_method(r.method);
+        if (method == explain::Method::GradXInput) {
+          if (!backward_weights_)
+            backward_weights_ = std::make_unique<grad::BackwardWeights>(grad::backward_weights(*model_));
+          r.backward = backward_weights_.get();
+        } else if (method == explain::Method::IntegratedGradients) {
+          if (!gradient_weights_)
+            gradient_weights_ = std::make_unique<grad::Parameters<float>>(grad::parameters_from_model<float>(*model_));
+          r.params = gradient_weights_.get();
+        }
       }
       return {Json{{"event", "explain"}, {"result", explain::explain_json(r)}}};
     }
@@ -261,6 +270,7 @@ std::vector<Json> Session::training_step() {
     if (run_.load) {
       model_ = std::move(model);
       gradient_weights_.reset();
+      backward_weights_.reset();
       events.push_back({{"event", "loaded"}, {"card", model_card_json(*model_)}});
     }
   } catch (const Error& e) {

@@ -80,10 +80,12 @@ class Session {
   };
 
   std::unique_ptr<Model> model_;
-  // The f32 weights the attribution's backward pass reads, built at the first request
-  // that needs them and kept with the model (rebuilding them cost several forward passes
-  // per request); dropped whenever the model changes.
+  // The weights the attribution's backward passes read — transposed Q8_0 for gradient x
+  // input, f32 for integrated gradients — built at the first request that needs them and
+  // kept with the model (rebuilding them cost several forward passes per request);
+  // dropped whenever the model changes.
   std::unique_ptr<grad::Parameters<float>> gradient_weights_;
+  std::unique_ptr<grad::BackwardWeights> backward_weights_;
   std::unique_ptr<Generation> generation_;
   int alternatives_ = 5;
   std::unique_ptr<train::TwoCitiesTraining> training_;

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "explain/explain.h"
 #include "explain/explain_json.h"
+#include "kernels/matmul.h"
 #include "model/forward.h"
 #include "sampling/generate.h"
 #include "test_models.h"
@@ -78,6 +79,27 @@ void expect_causal_distributions(const Model& model, std::span<const int32_t> id
     }
     ASSERT_GE(weighted[i], 0.0f);
   }
+  // α_qk · ‖W_O^h v_k^h‖ against a plain double loop.
+  const int hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
+  double worst = 0;
+  for (int l = 0; l < c.n_layers; ++l) {
+    std::vector<float> wo(size_t(c.dim) * q_dim);
+    for (int r = 0; r < c.dim; ++r) read_row(model.weights.layers[size_t(l)].wo, r, wo.data() + size_t(r) * q_dim);
+    for (int h = 0; h < c.n_heads; ++h)
+      for (int k = 0; k < n; ++k) {
+        double sq = 0;
+        for (int r = 0; r < c.dim; ++r) {
+          double y = 0;
+          for (int i = 0; i < hd; ++i)
+            y += double(wo[size_t(r) * q_dim + size_t(h) * hd + i]) * t.values[(size_t(l) * n + k) * kv_dim + size_t(h / group) * hd + i];
+          sq += y * y;
+        }
+        const size_t at = ((size_t(l) * c.n_heads + h) * n + (n - 1)) * n + k;  // the last query's row
+        const double expected = t.capture.attention[at] * std::sqrt(sq);
+        worst = std::max(worst, std::fabs(weighted[at] - expected) / std::max(1e-6, expected));
+      }
+  }
+  EXPECT_LT(worst, 1e-4) << name;
 }
 
 void expect_lens_ends_at_logits(const Model& model, std::span<const int32_t> ids, const std::string& name) {

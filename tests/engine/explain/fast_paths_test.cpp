@@ -149,6 +149,20 @@ TEST(ExplainLens, ChosenPositionsAreTheFullLensRows) {
   EXPECT_EQ(j["lens"]["chosen"].size(), 2u);
   r.lens_positions = {7};
   EXPECT_THROW(explain::explain_json(r), Error);
+  // lens_last: the last K positions (all of a shorter text); lens_positions wins over it.
+  r.lens_positions.clear();
+  r.lens_last = 2;
+  const nlohmann::json last = explain::explain_json(r);
+  const int n = int(last["tokens"].size());
+  EXPECT_EQ(last["lens"]["positions"], nlohmann::json::array({n - 2, n - 1}));
+  EXPECT_EQ(last["lens"]["top_ids"][1][1], j["lens"]["top_ids"][1][0]) << "position 6 is the last";
+  r.lens_last = 100;
+  EXPECT_EQ(explain::explain_json(r)["lens"]["positions"].size(), size_t(n));
+  r.lens_positions = {2};
+  EXPECT_EQ(explain::explain_json(r)["lens"]["positions"], nlohmann::json::array({2}));
+  r.lens_positions.clear();
+  r.lens_last = -1;
+  EXPECT_THROW(explain::explain_json(r), Error);
 }
 
 TEST(ExplainLens, ThreadCountChangesNothing) {
@@ -177,11 +191,15 @@ TEST(ExplainLens, ThreadCountChangesNothing) {
 
 TEST(ExplainAttribution, ThreadCountChangesNothing) {
   ThreadCount restore;
-  std::vector<test::TinyModelSpec> specs(2);
+  std::vector<test::TinyModelSpec> specs(3);
   specs[0].n_heads = 4;
   specs[0].n_kv_heads = 2;  // grouped heads: the backward adds the group's heads in order
   specs[1].arch = Architecture::Gpt2;
   specs[1].vocab = test::TinyVocab::Bytes;
+  specs[2] = specs[0];  // widths of whole Q8_0 blocks: 8-bit packed backward weights
+  specs[2].dim = 64;
+  specs[2].ff_dim = 64;
+  specs[2].type = TensorType::Q8_0;
   for (const test::TinyModelSpec& spec : specs) {
     const Model model = test::tiny_model(spec);
     const std::vector<int32_t> ids = random_ids(model, 12, 6);
@@ -190,11 +208,17 @@ TEST(ExplainAttribution, ThreadCountChangesNothing) {
     ig.steps = 5;
     set_thread_count(1);
     const explain::Attribution g1 = explain::attribute(model, ids, {}), ig1 = explain::attribute(model, ids, ig);
+    const explain::Trace t1 = explain::trace(model, ids, true, true, /*gradient_inputs=*/true);
+    const explain::Attribution f1 = explain::attribute(model, ids, {}, nullptr, &t1);
     set_thread_count(3);
     const explain::Attribution g3 = explain::attribute(model, ids, {}), ig3 = explain::attribute(model, ids, ig);
+    const explain::Trace t3 = explain::trace(model, ids, true, true, /*gradient_inputs=*/true);
+    const explain::Attribution f3 = explain::attribute(model, ids, {}, nullptr, &t3);
     EXPECT_EQ(g1.scores, g3.scores) << model.info.name;
     EXPECT_EQ(g1.value, g3.value);
     EXPECT_EQ(ig1.scores, ig3.scores) << model.info.name;
+    EXPECT_EQ(f1.scores, f3.scores) << model.info.name << ": gradient x input from the trace";
+    EXPECT_EQ(f1.value, f3.value);
   }
 }
 

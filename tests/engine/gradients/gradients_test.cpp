@@ -11,8 +11,10 @@
 #include "core/error.h"
 #include "explain/explain.h"
 #include "gradients/gradients.h"
+#include "gradients/layers.h"
 #include "model/forward.h"
 #include "test_models.h"
+#include "test_support.h"
 
 namespace loupe {
 namespace {
@@ -202,6 +204,129 @@ TEST(AttributionMethods, AgreeOnTheirDefinitions) {
   explain::AttributionRequest bad = r;
   bad.target = 1000;
   EXPECT_THROW(explain::attribute(model, ids, bad), Error);
+}
+
+// f32's attention runs as matrix products (gradients.cpp), f64's as layers.h's loops: the
+// two passes must give the same input gradients.
+TEST(GradientFloat, MatchesDouble) {
+  for (const Case& c : cases()) {
+    const Model model = test::tiny_model(c.spec);
+    const grad::Parameters<float> pf = grad::parameters_from_model<float>(model);
+    const grad::Parameters<double> pd = grad::parameters_from_model<double>(model);
+    const int n = 9;
+    const std::vector<int32_t> ids = random_ids(model.config.vocab_size, n, 11);
+    std::vector<float> xf = grad::embed_tokens(pf, ids), gf(xf.size());
+    std::vector<double> xd = grad::embed_tokens(pd, ids), gd(xd.size());
+    grad::Activations<float> af;
+    grad::Activations<double> ad;
+    const float vf = grad::log_prob_objective(pf, xf.data(), n, n - 1, 9, -1, gf.data(), af);
+    const double vd = grad::log_prob_objective(pd, xd.data(), n, n - 1, 9, -1, gd.data(), ad);
+    double worst = 0, top = 0;
+    for (size_t i = 0; i < gd.size(); ++i) {
+      worst = std::max(worst, std::fabs(gf[i] - gd[i]));
+      top = std::max(top, std::fabs(gd[i]));
+    }
+    std::printf("  %s: f32 input gradients within %.2e x max|gradient| of f64\n", c.name.c_str(), worst / top);
+    EXPECT_NEAR(vf, vd, 1e-4) << c.name;
+    EXPECT_LT(worst / top, 1e-4) << c.name;
+  }
+}
+
+// The input gradient from the inference pass's saved activations (what gradient x input
+// runs, explain::trace + grad::input_gradient) against the gradient pass that recomputes
+// them in its own f32 forward pass: with f32 backward weights the same numbers up to f32
+// rounding (and, for GPT-2, the inference pass's f16-rounded GELU); with the default
+// 8-bit ones, close.
+TEST(InputGradient, FromTheInferencePassEqualsTheRecomputingPass) {
+  for (const Case& c : cases()) {
+    const Model model = test::tiny_model(c.spec);
+    const grad::Parameters<float> p = grad::parameters_from_model<float>(model);
+    const int n = 9, dim = model.config.dim;
+    const std::vector<int32_t> ids = random_ids(model.config.vocab_size, n, 12);
+    const explain::Trace t = explain::trace(model, ids, false, false, /*gradient_inputs=*/true);
+    const grad::SavedPass saved = explain::saved_pass(t);
+    ASSERT_EQ(saved.n, n);
+    const grad::BackwardWeights backward = grad::backward_weights(model, TensorType::F32);
+    for (int position : {n - 1, 4}) {
+      for (int32_t contrast : {-1, 5}) {
+        const int32_t target = 9;
+        std::vector<float> x = grad::embed_tokens(p, ids), expected(x.size());
+        grad::Activations<float> a;
+        grad::log_prob_objective(p, x.data(), n, position, target, contrast, expected.data(), a);
+        // d f / d logits from the trace's logits at `position`
+        const int vocab = model.config.vocab_size;
+        std::vector<float> logits(t.logits.begin() + ptrdiff_t(position) * vocab, t.logits.begin() + ptrdiff_t(position + 1) * vocab);
+        grad::log_softmax(logits.data(), vocab);
+        std::vector<float> dlogits(size_t(vocab), 0.0f);
+        if (contrast < 0)
+          for (int i = 0; i < vocab; ++i) dlogits[size_t(i)] = -std::exp(logits[size_t(i)]);
+        dlogits[size_t(target)] += 1;
+        if (contrast >= 0) dlogits[size_t(contrast)] -= 1;
+        std::vector<float> got(size_t(position + 1) * dim);
+        grad::input_gradient(backward, saved, position, dlogits.data(), got.data());
+        double worst = 0, top = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+          worst = std::max(worst, double(std::fabs(got[i] - expected[i])));
+          top = std::max(top, double(std::fabs(expected[i])));
+        }
+        for (size_t i = got.size(); i < expected.size(); ++i) EXPECT_EQ(expected[i], 0.0f);
+        std::printf("  %s, position %d%s: within %.2e x max|gradient| of the recomputing pass\n", c.name.c_str(), position,
+                    contrast >= 0 ? " (contrastive)" : "", worst / top);
+        EXPECT_LT(worst / top, c.spec.arch == Architecture::Gpt2 ? 1e-2 : 1e-4) << c.name;
+      }
+    }
+  }
+}
+
+// gradient x input through explain::attribute with a trace (8-bit backward weights, the
+// default; f32 ones) and without (its own f32 forward and backward pass), on the tiny
+// models and the reference ones (real widths, so their backward weights are 8-bit).
+// Printed: how far the 8-bit products move the scores, and how far the inference pass's
+// activations are from the f32 pass's (for Q8_0 models the inference pass rounds its
+// activations to 8 bits, and f itself moves).
+TEST(InputGradient, GradientXInputFromATraceAgreesWithTheF32Pass) {
+  struct Named {
+    std::string name;
+    Model model;
+    bool f32;  // weights stored as f32: the inference pass computes what the f32 pass does
+  };
+  std::vector<Named> models;
+  for (const Case& c : cases()) models.push_back({c.name + " (tiny, f32)", test::tiny_model(c.spec), true});
+  for (const char* file : {"models/ref-llama-f32.gguf", "models/ref-gpt2-f32.gguf", "models/ref-llama-q8_0.gguf",
+                           "models/ref-gpt2-q8_0.gguf"}) {
+    const std::string path = test::reference_path(file);
+    if (!path.empty()) models.push_back({file, load_model(path), std::string(file).find("f32") != std::string::npos});
+  }
+  for (const Named& m : models) {
+    const int n = std::min(24, m.model.config.context_length);
+    const std::vector<int32_t> ids = random_ids(m.model.config.vocab_size, n, 13);
+    const explain::Trace t = explain::trace(m.model, ids, true, true, /*gradient_inputs=*/true);
+    const grad::BackwardWeights w8 = grad::backward_weights(m.model), w32 = grad::backward_weights(m.model, TensorType::F32);
+    for (int32_t contrast : {-1, 7}) {
+      explain::AttributionRequest r;
+      r.contrast = contrast;
+      r.target = 11;
+      const explain::Attribution a8 = explain::attribute(m.model, ids, r, nullptr, &t, &w8);
+      const explain::Attribution a32 = explain::attribute(m.model, ids, r, nullptr, &t, &w32);
+      const explain::Attribution own = explain::attribute(m.model, ids, r);
+      ASSERT_EQ(a8.scores.size(), own.scores.size());
+      double top = 0, bits = 0, pass = 0;
+      for (size_t i = 0; i < own.scores.size(); ++i) top = std::max(top, double(std::fabs(a32.scores[i])));
+      for (size_t i = 0; i < own.scores.size(); ++i) {
+        bits = std::max(bits, std::fabs(a8.scores[i] - a32.scores[i]) / top);
+        pass = std::max(pass, std::fabs(a32.scores[i] - own.scores[i]) / top);
+      }
+      std::printf("  %s%s: f %.5f (trace) / %.5f (f32 pass); 8-bit products move scores by %.2e, the inference "
+                  "pass's activations by %.2e (x the largest score)\n",
+                  m.name.c_str(), contrast >= 0 ? " (contrastive)" : "", a8.value, own.value, bits, pass);
+      EXPECT_EQ(a8.value, a32.value);  // both the trace's log-probabilities
+      EXPECT_LT(bits, 0.05) << m.name;
+      if (m.f32) {
+        EXPECT_NEAR(a32.value, own.value, 1e-3 * std::max(1.0f, std::fabs(own.value))) << m.name;
+        EXPECT_LT(pass, 2e-3) << m.name;
+      }
+    }
+  }
 }
 
 TEST(GradientTraining, AStepAlongTheGradientLowersTheLoss) {

@@ -117,6 +117,10 @@ TEST(Session, ExplainKeepsItsGradientWeightsWithTheModel) {
   EXPECT_EQ(lens.at("positions"), Json::array({1}));
   narrow["lens_positions"] = {99};
   EXPECT_EQ(session.handle(narrow).at(0).at("event"), "error");
+  Json last = request;
+  last["lens_last"] = 1;
+  const Json tail = session.handle(last).at(0).at("result");
+  EXPECT_EQ(tail.at("lens").at("positions"), Json::array({int(tail.at("tokens").size()) - 1}));
 }
 
 }  // namespace
