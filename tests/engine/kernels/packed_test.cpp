@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -218,6 +220,85 @@ TEST_F(PackedTest, RandomLevelBytes) {
       for (size_t i = 0; i < packed.size(); ++i)
         EXPECT_NEAR(packed[i], row_major[i], 1e-4 * (1 + std::fabs(row_major[i])))
             << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+    }
+  }
+}
+
+// Every instruction set's partner writer against the scalar one: the same bytes for the
+// Q8_0 family, the same values (NaN for NaN) for the float types, over values that reach
+// f16's subnormals, its overflow, ties, and NaN.
+TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
+  std::vector<float> x = random_normal(4096, 12);
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> exponent(-30, 20);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::ldexp(x[i], exponent(rng));  // tiny to huge
+  for (size_t i = 0; i < 64; ++i) x[i * 7] = 1.0f + float(i) * 0x1p-11f;          // f16 ties and near-ties
+  x[100] = 65504.0f;
+  x[101] = 65519.0f;
+  x[102] = -65520.0f;
+  x[103] = 0x1p-25f;
+  x[104] = -0x1.8p-24f;
+  x[105] = std::nanf("");
+  x[106] = -std::numeric_limits<float>::infinity();
+  x[107] = -0.0f;
+  x[108] = 0x1.fffffep127f;
+  ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+  for (TensorType type : kPackedTypes) {
+    const int64_t n = int64_t(x.size()) - (type_info(type).block_size == 1 ? 3 : 0);  // odd lengths for floats
+    const size_t bytes = packed_partner_row_bytes(type, n);
+    std::vector<uint8_t> expected(bytes);
+    type_kernels(type).packed_quantize(x.data(), expected.data(), n);
+    for (KernelIsa isa : supported_isas()) {
+      ASSERT_TRUE(set_kernel_isa(isa));
+      std::vector<uint8_t> got(bytes, 0xcd);
+      type_kernels(type).packed_quantize(x.data(), got.data(), n);
+      if (type_info(type).block_size != 1) {
+        EXPECT_EQ(got, expected) << kernel_isa_name(isa) << " " << type_info(type).name;
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          float a, b;
+          std::memcpy(&a, got.data() + 4 * i, 4);
+          std::memcpy(&b, expected.data() + 4 * i, 4);
+          if (std::isnan(b)) EXPECT_TRUE(std::isnan(a)) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          else ASSERT_EQ(std::memcmp(&a, &b, 4), 0) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i << ": " << a << " vs " << b;
+        }
+      }
+    }
+    ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+  }
+}
+
+// Scales and f16 weights that are inf or NaN reach the outputs as the reference's do
+// (kernels that convert halves by shifting bits must notice them).
+TEST_F(PackedTest, InfAndNanHalvesPropagate) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::F16}) {
+    const bool blocks = type_info(type).block_size != 1;
+    const int64_t cols = blocks ? 128 : 40;
+    Matrix m(type, cols, 32, 14);
+    const size_t row = m.view.bytes_per_row(), block = type_info(type).block_bytes;
+    auto put_half = [&](int64_t r, size_t offset, uint16_t h) { std::memcpy(m.row_major.data() + r * row + offset, &h, 2); };
+    put_half(3, blocks ? block : 2 * 5, 0x7c00);   // +inf
+    put_half(17, blocks ? 0 : 2 * 7, 0xfe01);      // NaN
+    put_half(30, blocks ? 3 * block : 2 * 39, 0xfc00);  // -inf
+    m.packed_bytes = m.row_major;
+    m.packed = m.view;
+    m.packed.data = m.packed_bytes.data();
+    pack_in_place(m.packed, m.packed_bytes.data());
+    for (KernelIsa isa : supported_isas()) {
+      ASSERT_TRUE(set_kernel_isa(isa));
+      for (int n_tokens : {1, 2, 5}) {
+        const std::vector<float> in = random_normal(size_t(cols * n_tokens), 15);
+        std::vector<float> row_major(size_t(32 * n_tokens)), packed(row_major.size());
+        matmul(m.view, in.data(), n_tokens, row_major.data());
+        matmul(m.packed, in.data(), n_tokens, packed.data());
+        for (size_t i = 0; i < packed.size(); ++i) {
+          if (std::isfinite(row_major[i])) continue;
+          EXPECT_EQ(std::isnan(packed[i]), std::isnan(row_major[i])) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          if (!std::isnan(row_major[i])) EXPECT_EQ(packed[i], row_major[i]) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+        }
+        for (int t = 0; t < n_tokens; ++t)
+          for (int r : {3, 17, 30}) EXPECT_FALSE(std::isfinite(packed[size_t(t * 32 + r)])) << kernel_isa_name(isa) << " row " << r;
+      }
     }
   }
 }
