@@ -524,9 +524,9 @@ void install_simd128_kernels(KernelTable& table) {
     if (tail_dot) k.packed_tail_dot = tail_dot;
     k.packed_isa = isa;
   };
-  set_packed(TensorType::Q8_0, quantize_q8_packed_partner<128>, packed_q8_tile<DirectQ8_0, 128>,
+  set_packed(TensorType::Q8_0, quantize_q8_packed_partner<128>, packed_q8_tile<PackedQ8_0>,
              packed_q8_tail_dot<Q8_0Levels>);
-  set_packed(TensorType::Q4_0, quantize_q8_packed_partner<8>, packed_q8_tile<DirectQ4_0, 8>,
+  set_packed(TensorType::Q4_0, quantize_q8_packed_partner<8>, packed_q8_tile<PackedQ4_0>,
              packed_q8_tail_dot<Q4_0Levels>);
   set_packed(TensorType::F32, quantize_f32_packed_partner, packed_float_tile<PackedF32>, nullptr);
   set_packed(TensorType::F16, quantize_f16_packed_partner, packed_float_tile<PackedF16>, nullptr);
