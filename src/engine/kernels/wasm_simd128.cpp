@@ -534,6 +534,8 @@ void install_simd128_kernels(KernelTable& table) {
 
   table.vector.dot = vector_dot;
   table.vector.axpy = vector_axpy;
+  table.vector.dots = vector_dots;
+  table.vector.axpys = vector_axpys;
   table.vector.exp_shifted = vector_exp_shifted;
   table.vector.swiglu = vector_swiglu;
   table.vector.isa = isa;

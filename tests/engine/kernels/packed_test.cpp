@@ -259,8 +259,11 @@ TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
           float a, b;
           std::memcpy(&a, got.data() + 4 * i, 4);
           std::memcpy(&b, expected.data() + 4 * i, 4);
-          if (std::isnan(b)) EXPECT_TRUE(std::isnan(a)) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
-          else ASSERT_EQ(std::memcmp(&a, &b, 4), 0) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i << ": " << a << " vs " << b;
+          if (std::isnan(b)) {
+            EXPECT_TRUE(std::isnan(a)) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          } else {
+            ASSERT_EQ(std::memcmp(&a, &b, 4), 0) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i << ": " << a << " vs " << b;
+          }
         }
       }
     }
@@ -294,7 +297,9 @@ TEST_F(PackedTest, InfAndNanHalvesPropagate) {
         for (size_t i = 0; i < packed.size(); ++i) {
           if (std::isfinite(row_major[i])) continue;
           EXPECT_EQ(std::isnan(packed[i]), std::isnan(row_major[i])) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
-          if (!std::isnan(row_major[i])) EXPECT_EQ(packed[i], row_major[i]) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          if (!std::isnan(row_major[i])) {
+            EXPECT_EQ(packed[i], row_major[i]) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          }
         }
         for (int t = 0; t < n_tokens; ++t)
           for (int r : {3, 17, 30}) EXPECT_FALSE(std::isfinite(packed[size_t(t * 32 + r)])) << kernel_isa_name(isa) << " row " << r;
@@ -319,6 +324,23 @@ TEST_F(PackedTest, VectorKernelsMatchThePlainOnes) {
       k.axpy(y1.data(), 0.75f, a.data(), n);
       plain.axpy(y2.data(), 0.75f, a.data(), n);
       for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[size_t(i)], y2[size_t(i)], 1e-6f * (1 + std::fabs(y2[size_t(i)])));
+
+      // Many rows at once (attention's keys and values, `stride` apart): each row with
+      // the single kernel's bits.
+      for (int count : {1, 3, 4, 9}) {
+        const size_t stride = size_t(n) + 5;
+        const std::vector<float> rows = random_normal(stride * size_t(count), uint32_t(n + count));
+        std::vector<float> dots(static_cast<size_t>(count)), alphas(static_cast<size_t>(count));
+        k.dots(a.data(), rows.data(), stride, n, count, dots.data());
+        std::vector<float> y_rows = b, y_one = b;
+        for (int j = 0; j < count; ++j) {
+          EXPECT_EQ(dots[size_t(j)], k.dot(a.data(), rows.data() + size_t(j) * stride, n)) << kernel_isa_name(isa) << " n=" << n;
+          alphas[size_t(j)] = 0.1f * float(j) - 0.3f;
+          k.axpy(y_one.data(), alphas[size_t(j)], rows.data() + size_t(j) * stride, n);
+        }
+        k.axpys(y_rows.data(), alphas.data(), rows.data(), stride, n, count);
+        EXPECT_EQ(y_rows, y_one) << kernel_isa_name(isa) << " n=" << n << " count=" << count;
+      }
 
       // Exponentials over the range softmax meets (shifted by the maximum), and beyond.
       std::vector<float> e1(static_cast<size_t>(n)), e2(static_cast<size_t>(n));
