@@ -38,6 +38,15 @@ int32_t load_i32(const uint8_t* p) {
   return v;
 }
 
+// True if none of the halves at data, data + stride, ... (within `bytes`) is an inf or
+// NaN (exponent bits all ones).
+bool halves_finite_every(const uint8_t* data, size_t bytes, size_t stride) {
+  bool special = false;
+  for (size_t i = 0; i + 2 <= bytes; i += stride) special |= (data[i + 1] & 0x7c) == 0x7c;
+  return !special;
+}
+bool f16_values_finite(const uint8_t* data, size_t bytes) { return halves_finite_every(data, bytes, 2); }
+
 // ---------------------------------------------------------------------------
 // The Q8_0 family: 32-value blocks, 8-bit activations in partner blocks of
 //   {f32 d (the f16 scale, widened); i32 -offset * sum(q); i8 q[32]}   40 bytes
@@ -180,16 +189,19 @@ void unpack_row_blocks(const uint8_t* group, int64_t cols, int lane, uint8_t* ro
 
 struct F32Values {
   static constexpr size_t kBytes = 4;
+  static constexpr bool kHalves = false;
   static float load(const uint8_t* p) { return load_f32(p); }
   static float round(float v) { return v; }
 };
 struct F16Values {
   static constexpr size_t kBytes = 2;
+  static constexpr bool kHalves = true;
   static float load(const uint8_t* p) { return load_f16(p); }
   static float round(float v) { return f16_to_f32(f32_to_f16(v)); }
 };
 struct BF16Values {
   static constexpr size_t kBytes = 2;
+  static constexpr bool kHalves = false;
   static float load(const uint8_t* p) { return load_bf16(p); }
   static float round(float v) { return bf16_to_f32(f32_to_bf16(v)); }
 };
@@ -247,14 +259,18 @@ float tail_dot_float(const uint8_t* row, const uint8_t* act, int64_t cols) {
 
 using T = TensorType;
 template <class L>
+bool block_scales_finite(const uint8_t* data, size_t bytes) {
+  return halves_finite_every(data, bytes, L::kRowBlockBytes);  // each block starts with its f16 scale
+}
+template <class L>
 constexpr PackedTypeInfo q8_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
-          quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>};
+          quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>, block_scales_finite<L>};
 }
 template <class V>
 constexpr PackedTypeInfo float_type(TensorType type) {
   return {type, 1, 4, pack_group_columns<V>, unpack_row_columns<V>, quantize_float_partner<V>, tile_float<V>,
-          tail_dot_float<V>};
+          tail_dot_float<V>, V::kHalves ? f16_values_finite : nullptr};
 }
 
 const PackedTypeInfo kPackedTypes[] = {
@@ -280,8 +296,9 @@ size_t packed_partner_row_bytes(TensorType type, int64_t cols) {
 }
 
 bool can_pack(const TensorView& tensor) {
-  return !tensor.packed && !tensor.empty() && tensor.n_dims == 2 && tensor.rows() >= R &&
-         find_packed_info(tensor.type) != nullptr;
+  if (tensor.packed || tensor.empty() || tensor.n_dims != 2 || tensor.rows() < R) return false;
+  const PackedTypeInfo* info = find_packed_info(tensor.type);
+  return info && (!info->halves_finite || info->halves_finite(tensor.data, tensor.bytes));
 }
 
 void pack_in_place(TensorView& tensor, uint8_t* data) {
