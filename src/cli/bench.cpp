@@ -15,6 +15,7 @@
 #include <vector>
 
 #if defined(__EMSCRIPTEN__)
+#include <emscripten.h>
 #include <emscripten/heap.h>
 #else
 #include <sys/resource.h>
@@ -37,11 +38,20 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+#if defined(__EMSCRIPTEN__)
+// Under Node, the process's CPU time; 0 in a browser.
+EM_JS(double, node_cpu_ms, (), {
+  if (typeof process === 'undefined' || !process.cpuUsage) return 0;
+  var usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+});
+#endif
+
 // CPU time of the whole process (all threads), in ms: on a busy machine, tokens per CPU
 // second show what the code does when it gets the cores.
 double cpu_ms() {
 #if defined(__EMSCRIPTEN__)
-  return 0;
+  return node_cpu_ms();
 #else
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -60,6 +60,11 @@ const TypeKernels& type_kernels(TensorType type);
 struct VectorKernels {
   float (*dot)(const float* a, const float* b, int n) = nullptr;          // sum of a[i] * b[i]
   void (*axpy)(float* y, float a, const float* x, int n) = nullptr;       // y += a * x
+  // The same over `count` rows `row_stride` floats apart (attention's keys and values),
+  // each with the bits of the single kernel: out[j] = a . row j; y += alphas[j] * row j,
+  // j in order.
+  void (*dots)(const float* a, const float* rows, size_t row_stride, int n, int count, float* out) = nullptr;
+  void (*axpys)(float* y, const float* alphas, const float* rows, size_t row_stride, int n, int count) = nullptr;
   float (*exp_shifted)(float* x, int n, float shift) = nullptr;           // x = exp(x - shift); returns the sum
   void (*swiglu)(float* gate_inout, const float* up, int n) = nullptr;    // gate = silu(gate) * up
   KernelIsa isa = KernelIsa::Scalar;

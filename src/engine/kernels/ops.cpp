@@ -41,6 +41,12 @@ float dot_scalar(const float* a, const float* b, int n) {
 void axpy_scalar(float* y, float a, const float* x, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
+void dots_scalar(const float* a, const float* rows, size_t row_stride, int n, int count, float* out) {
+  for (int j = 0; j < count; ++j) out[j] = dot_scalar(a, rows + size_t(j) * row_stride, n);
+}
+void axpys_scalar(float* y, const float* alphas, const float* rows, size_t row_stride, int n, int count) {
+  for (int j = 0; j < count; ++j) axpy_scalar(y, alphas[j], rows + size_t(j) * row_stride, n);
+}
 float exp_shifted_scalar(float* x, int n, float shift) {
   double sum = 0;
   for (int i = 0; i < n; ++i) {
@@ -61,6 +67,8 @@ VectorKernels scalar_vector_kernels() {
   VectorKernels k;
   k.dot = dot_scalar;
   k.axpy = axpy_scalar;
+  k.dots = dots_scalar;
+  k.axpys = axpys_scalar;
   k.exp_shifted = exp_shifted_scalar;
   k.swiglu = swiglu_scalar;
   return k;

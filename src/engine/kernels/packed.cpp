@@ -38,6 +38,29 @@ int32_t load_i32(const uint8_t* p) {
   return v;
 }
 
+// True if none of the halves at data, data + stride, ... (within `bytes`) is an inf or
+// NaN (exponent bits all ones).
+bool halves_finite_every(const uint8_t* data, size_t bytes, size_t stride) {
+  bool special = false;
+  for (size_t i = 0; i + 2 <= bytes; i += stride) special |= (data[i + 1] & 0x7c) == 0x7c;
+  return !special;
+}
+// Every f16 of an F16 tensor, four at a time: a lane is inf or NaN when its exponent bits
+// are all ones, i.e. when (h & 0x7c00) ^ 0x7c00 is zero, which the usual zero-lane test
+// (x - 1) & ~x & top bit finds exactly.
+bool f16_values_finite(const uint8_t* data, size_t bytes) {
+  constexpr uint64_t kExponents = 0x7c007c007c007c00ull, kOnes = 0x0001000100010001ull, kTops = 0x8000800080008000ull;
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data + i, 8);
+    const uint64_t x = (w & kExponents) ^ kExponents;
+    any |= (x - kOnes) & ~x & kTops;
+  }
+  return any == 0 && halves_finite_every(data + i, bytes - i, 2);
+}
+
 // ---------------------------------------------------------------------------
 // The Q8_0 family: 32-value blocks, 8-bit activations in partner blocks of
 //   {f32 d (the f16 scale, widened); i32 -offset * sum(q); i8 q[32]}   40 bytes
@@ -434,16 +457,19 @@ float tail_dot_k_quant(const uint8_t* row, const uint8_t* act, int64_t cols) {
 
 struct F32Values {
   static constexpr size_t kBytes = 4;
+  static constexpr bool kHalves = false;
   static float load(const uint8_t* p) { return load_f32(p); }
   static float round(float v) { return v; }
 };
 struct F16Values {
   static constexpr size_t kBytes = 2;
+  static constexpr bool kHalves = true;
   static float load(const uint8_t* p) { return load_f16(p); }
   static float round(float v) { return f16_to_f32(f32_to_f16(v)); }
 };
 struct BF16Values {
   static constexpr size_t kBytes = 2;
+  static constexpr bool kHalves = false;
   static float load(const uint8_t* p) { return load_bf16(p); }
   static float round(float v) { return bf16_to_f32(f32_to_bf16(v)); }
 };
@@ -501,9 +527,13 @@ float tail_dot_float(const uint8_t* row, const uint8_t* act, int64_t cols) {
 
 using T = TensorType;
 template <class L>
+bool block_scales_finite(const uint8_t* data, size_t bytes) {
+  return halves_finite_every(data, bytes, L::kRowBlockBytes);  // each block starts with its f16 scale
+}
+template <class L>
 constexpr PackedTypeInfo q8_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
-          quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>};
+          quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>, block_scales_finite<L>};
 }
 template <class L, int kFactor>
 constexpr PackedTypeInfo k_quant(TensorType type) {
@@ -513,7 +543,7 @@ constexpr PackedTypeInfo k_quant(TensorType type) {
 template <class V>
 constexpr PackedTypeInfo float_type(TensorType type) {
   return {type, 1, 4, pack_group_columns<V>, unpack_row_columns<V>, quantize_float_partner<V>, tile_float<V>,
-          tail_dot_float<V>};
+          tail_dot_float<V>, V::kHalves ? f16_values_finite : nullptr};
 }
 
 const PackedTypeInfo kPackedTypes[] = {
@@ -542,8 +572,9 @@ size_t packed_partner_row_bytes(TensorType type, int64_t cols) {
 }
 
 bool can_pack(const TensorView& tensor) {
-  return !tensor.packed && !tensor.empty() && tensor.n_dims == 2 && tensor.rows() >= R &&
-         find_packed_info(tensor.type) != nullptr;
+  if (tensor.packed || tensor.empty() || tensor.n_dims != 2 || tensor.rows() < R) return false;
+  const PackedTypeInfo* info = find_packed_info(tensor.type);
+  return info && (!info->halves_finite || info->halves_finite(tensor.data, tensor.bytes));
 }
 
 void pack_in_place(TensorView& tensor, uint8_t* data) {

@@ -59,6 +59,9 @@ struct PackedTypeInfo {
   PackedQuantizeFn quantize;
   PackedTileFn tile;
   PackedTailDotFn tail_dot;
+  // True if no f16 in a row-major tensor's bytes (F16 weights, block scales) is an inf or
+  // NaN; null for types without halves.
+  bool (*halves_finite)(const uint8_t* data, size_t bytes);
 };
 
 // Null when `type` has no packed layout.
@@ -67,7 +70,10 @@ const PackedTypeInfo* find_packed_info(TensorType type);
 // Bytes of one partner row of `cols` values for packed weights of `type`.
 size_t packed_partner_row_bytes(TensorType type, int64_t cols);
 
-// True if `tensor` (a matrix not packed yet) can be packed: a packed type, 16 rows or more.
+// True if `tensor` (a matrix not packed yet) can be packed: a packed type, 16 rows or more,
+// and no f16 weight or scale that is inf or NaN (a broken file's), so that packed
+// kernels may convert halves by moving bits (kernels/wasm_packed.inc), which only holds
+// for finite values; such a matrix stays row-major.
 bool can_pack(const TensorView& tensor);
 // Packs the whole 16-row groups of `tensor` in place and marks it packed. `data` must be
 // the tensor's own bytes, writable (the model's private copy).

@@ -1,7 +1,8 @@
 // WebAssembly SIMD128 kernels (the web build compiles everything with -msimd128).
 // Integer block sums are exact; block results are then added exactly as the scalar
 // reference adds them (wasm has no fused multiply-add), so the quantized dots give the
-// reference's bits. Float dots use four f32x4 accumulators.
+// reference's bits. Float dots use four f32x4 accumulators. The kernels for packed
+// weights are in wasm_packed.inc, the f32 vector kernels in wasm_vector.inc.
 //
 // Block layouts: see kernels/x86_kernels.inc and core/tensor_types.cpp.
 #include "kernels/dispatch.h"
@@ -9,8 +10,10 @@
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "core/half.h"
 
@@ -476,44 +479,66 @@ void quantize_q8_1(const float* in, void* out, int64_t n) {
   }
 }
 
+#include "kernels/wasm_packed.inc"
+#include "kernels/wasm_vector.inc"
+
 }  // namespace
 
 void install_simd128_kernels(KernelTable& table) {
-  auto set = [&](TensorType type, DotFn dot, FromFloatFn quantize) {
+  constexpr KernelIsa isa = KernelIsa::Simd128;
+  // Row-major: the dot and activation quantizer; tiles of rows x tokens for prompts and
+  // of rows x 1 token for generation (each output with the dot's bits).
+  auto set = [&](TensorType type, DotFn dot, FromFloatFn quantize, DotTileFn tile = nullptr, int tile_rows = 0,
+                 int tile_cols = 0, DotTileFn tile1 = nullptr, int tile1_rows = 0) {
     TypeKernels& k = table.by_id[uint32_t(type)];
     k.dot = dot;
     if (quantize) k.quantize = quantize;
-    k.dot_isa = KernelIsa::Simd128;
+    k.dot_isa = isa;
+    k.tile = tile;
+    k.tile_rows = tile_rows;
+    k.tile_cols = tile_cols;
+    k.tile1 = tile1;
+    k.tile1_rows = tile1_rows;
   };
   set(TensorType::F32, dot_f32, nullptr);
-  set(TensorType::F16, dot_f16, nullptr);
+  set(TensorType::F16, dot_f16, nullptr, tile_f16<2, 2>, 2, 2, tile_f16<4, 1>, 4);
   set(TensorType::BF16, dot_bf16, nullptr);
-  set(TensorType::Q8_0, dot_q8_0, quantize_q8_0);
-  set(TensorType::Q4_0, dot_q4_0, quantize_q8_0);
-  set(TensorType::Q5_0, dot_q5_0, quantize_q8_0);
-  // Prompts: 2 rows x 4 tokens; generation: 4 rows x 1 token.
-  auto set_tiles = [&](TensorType type, DotTileFn tile, DotTileFn rows4) {
-    TypeKernels& k = table.by_id[uint32_t(type)];
-    k.tile = tile;
-    k.tile_rows = 2;
-    k.tile_cols = 4;
-    k.tile1 = rows4;
-    k.tile1_rows = 4;
-  };
-  set_tiles(TensorType::Q8_0, tile_q8_0_partner<Q8_0Levels, 2, 4>, tile_q8_0_partner<Q8_0Levels, 4, 1>);
-  set_tiles(TensorType::Q4_0, tile_q8_0_partner<Q4_0Levels, 2, 4>, tile_q8_0_partner<Q4_0Levels, 4, 1>);
-  set_tiles(TensorType::Q5_0, tile_q8_0_partner<Q5_0Levels, 2, 4>, tile_q8_0_partner<Q5_0Levels, 4, 1>);
-  TypeKernels& f16 = table.by_id[uint32_t(TensorType::F16)];  // 2 x 2 for prompts, 4 x 1 for generation
-  f16.tile = tile_f16<2, 2>;
-  f16.tile_rows = 2;
-  f16.tile_cols = 2;
-  f16.tile1 = tile_f16<4, 1>;
-  f16.tile1_rows = 4;
+  set(TensorType::Q8_0, dot_q8_0, quantize_q8_0, tile_q8_0_partner<Q8_0Levels, 2, 4>, 2, 4,
+      tile_q8_0_partner<Q8_0Levels, 4, 1>, 4);
+  set(TensorType::Q4_0, dot_q4_0, quantize_q8_0, tile_q8_0_partner<Q4_0Levels, 2, 4>, 2, 4,
+      tile_q8_0_partner<Q4_0Levels, 4, 1>, 4);
+  set(TensorType::Q5_0, dot_q5_0, quantize_q8_0, tile_q8_0_partner<Q5_0Levels, 2, 4>, 2, 4,
+      tile_q8_0_partner<Q5_0Levels, 4, 1>, 4);
   set(TensorType::Q4_1, dot_q4_1, quantize_q8_1);
   set(TensorType::Q5_1, dot_q5_1, quantize_q8_1);
   set(TensorType::Q4_K, dot_q4_k, nullptr);
   set(TensorType::Q5_K, dot_q5_k, nullptr);
   set(TensorType::Q6_K, dot_q6_k, nullptr);
+
+  // Packed weights (kernels/packed.h): partner writer, tile, and the dot for rows after
+  // the last whole group.
+  auto set_packed = [&](TensorType type, PackedQuantizeFn quantize, PackedTileFn tile, PackedTailDotFn tail_dot) {
+    TypeKernels& k = table.by_id[uint32_t(type)];
+    k.packed_quantize = quantize;
+    k.packed_tile = tile;
+    if (tail_dot) k.packed_tail_dot = tail_dot;
+    k.packed_isa = isa;
+  };
+  set_packed(TensorType::Q8_0, quantize_q8_packed_partner<128>, packed_q8_tile<PackedQ8_0>,
+             packed_q8_tail_dot<Q8_0Levels>);
+  set_packed(TensorType::Q4_0, quantize_q8_packed_partner<8>, packed_q8_tile<PackedQ4_0>,
+             packed_q8_tail_dot<Q4_0Levels>);
+  set_packed(TensorType::F32, quantize_f32_packed_partner, packed_float_tile<PackedF32>, nullptr);
+  set_packed(TensorType::F16, quantize_f16_packed_partner, packed_float_tile<PackedF16>, nullptr);
+  set_packed(TensorType::BF16, quantize_bf16_packed_partner, packed_float_tile<PackedBF16>, nullptr);
+
+  table.vector.dot = vector_dot;
+  table.vector.axpy = vector_axpy;
+  table.vector.dots = vector_dots;
+  table.vector.axpys = vector_axpys;
+  table.vector.exp_shifted = vector_exp_shifted;
+  table.vector.swiglu = vector_swiglu;
+  table.vector.isa = isa;
 }
 
 }  // namespace loupe

@@ -149,13 +149,11 @@ void causal_attention(const ModelConfig& config, InferenceState& state, int laye
       const int visible = state.n_past + t + 1;
       const float* query = q + size_t(t) * q_dim + size_t(head) * head_dim;
       const int kv_head = head / heads_per_kv;
-      for (int key = 0; key < visible; ++key)
-        scores[size_t(key)] = vec.dot(query, keys + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim);
+      vec.dots(query, keys + size_t(kv_head) * head_dim, size_t(kv_dim), head_dim, visible, scores.data());
       normalize(scores.data(), head, t);
       float* o = out + size_t(t) * q_dim + size_t(head) * head_dim;
       std::fill(o, o + head_dim, 0.0f);
-      for (int key = 0; key < visible; ++key)
-        vec.axpy(o, scores[size_t(key)], values + size_t(key) * kv_dim + size_t(kv_head) * head_dim, head_dim);
+      vec.axpys(o, scores.data(), values + size_t(kv_head) * head_dim, size_t(kv_dim), head_dim, visible);
     }
   });
 }

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -113,7 +115,7 @@ TEST_F(PackedTest, FastPackedMatchesRowMajor) {
       const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0;
       const int64_t cols = type_info(type).block_size == 1 ? 77 : type_info(type).block_size == 256 ? 768 : 576;
       Matrix m(type, cols, 53, 5);  // three groups and 5 rows after them
-      for (int n_tokens : {1, 2, 5, 8, 13}) {
+      for (int n_tokens : {1, 2, 3, 5, 8, 13}) {
         const std::vector<float> in = random_normal(size_t(cols * n_tokens), 6);
         std::vector<float> row_major(size_t(53 * n_tokens)), packed(row_major.size());
         matmul(m.view, in.data(), n_tokens, row_major.data());
@@ -225,6 +227,79 @@ TEST_F(PackedTest, RandomLevelBytes) {
   }
 }
 
+// Every instruction set's partner writer against the scalar one: the same bytes for the
+// Q8_0 family, the same values (NaN for NaN) for the float types, over values that reach
+// f16's subnormals, its overflow, ties, and NaN.
+TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
+  std::vector<float> x = random_normal(4096, 12);
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> exponent(-30, 20);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::ldexp(x[i], exponent(rng));  // tiny to huge
+  for (size_t i = 0; i < 64; ++i) x[i * 7] = 1.0f + float(i) * 0x1p-11f;          // f16 ties and near-ties
+  x[100] = 65504.0f;
+  x[101] = 65519.0f;
+  x[102] = -65520.0f;
+  x[103] = 0x1p-25f;
+  x[104] = -0x1.8p-24f;
+  x[105] = std::nanf("");
+  x[106] = -std::numeric_limits<float>::infinity();
+  x[107] = -0.0f;
+  x[108] = 0x1.fffffep127f;
+  ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+  for (TensorType type : kPackedTypes) {
+    const int64_t n = int64_t(x.size()) - (type_info(type).block_size == 1 ? 3 : 0);  // odd lengths for floats
+    const size_t bytes = packed_partner_row_bytes(type, n);
+    std::vector<uint8_t> expected(bytes);
+    type_kernels(type).packed_quantize(x.data(), expected.data(), n);
+    for (KernelIsa isa : supported_isas()) {
+      ASSERT_TRUE(set_kernel_isa(isa));
+      std::vector<uint8_t> got(bytes, 0xcd);
+      type_kernels(type).packed_quantize(x.data(), got.data(), n);
+      if (type_info(type).block_size != 1) {
+        EXPECT_EQ(got, expected) << kernel_isa_name(isa) << " " << type_info(type).name;
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          float a, b;
+          std::memcpy(&a, got.data() + 4 * i, 4);
+          std::memcpy(&b, expected.data() + 4 * i, 4);
+          if (std::isnan(b)) {
+            EXPECT_TRUE(std::isnan(a)) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+          } else {
+            ASSERT_EQ(std::memcmp(&a, &b, 4), 0) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i << ": " << a << " vs " << b;
+          }
+        }
+      }
+    }
+    ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+  }
+}
+
+// A matrix with an f16 weight or block scale that is inf or NaN stays row-major (packed
+// kernels may convert halves assuming they are finite), and its products still carry
+// the inf or NaN.
+TEST_F(PackedTest, MatricesWithInfOrNanHalvesStayRowMajor) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::F16}) {
+    const bool blocks = type_info(type).block_size != 1;
+    const int64_t cols = blocks ? 128 : 40;
+    for (uint16_t special : {uint16_t(0x7c00), uint16_t(0xfe01), uint16_t(0xfc00)}) {  // +inf, NaN, -inf
+      Matrix m(type, cols, 32, 14);
+      ASSERT_TRUE(m.packed.packed);
+      const size_t offset = 17 * m.view.bytes_per_row() + (blocks ? 2 * type_info(type).block_bytes : 2 * 7);
+      std::memcpy(m.row_major.data() + offset, &special, 2);
+      EXPECT_FALSE(can_pack(m.view)) << type_info(type).name;
+      std::vector<uint8_t> copy = m.row_major;
+      TensorView v = m.view;
+      v.data = copy.data();
+      EXPECT_THROW(pack_in_place(v, copy.data()), Error);
+      const std::vector<float> in = random_normal(size_t(cols), 15);
+      std::vector<float> out(32);
+      matmul(m.view, in.data(), 1, out.data());
+      EXPECT_FALSE(std::isfinite(out[17])) << type_info(type).name;
+      EXPECT_TRUE(std::isfinite(out[16])) << type_info(type).name;
+    }
+  }
+}
+
 TEST_F(PackedTest, VectorKernelsMatchThePlainOnes) {
   const VectorKernels plain = scalar_vector_kernels();
   for (KernelIsa isa : supported_isas()) {
@@ -241,6 +316,23 @@ TEST_F(PackedTest, VectorKernelsMatchThePlainOnes) {
       k.axpy(y1.data(), 0.75f, a.data(), n);
       plain.axpy(y2.data(), 0.75f, a.data(), n);
       for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[size_t(i)], y2[size_t(i)], 1e-6f * (1 + std::fabs(y2[size_t(i)])));
+
+      // Many rows at once (attention's keys and values, `stride` apart): each row with
+      // the single kernel's bits.
+      for (int count : {1, 3, 4, 9}) {
+        const size_t stride = size_t(n) + 5;
+        const std::vector<float> rows = random_normal(stride * size_t(count), uint32_t(n + count));
+        std::vector<float> dots(static_cast<size_t>(count)), alphas(static_cast<size_t>(count));
+        k.dots(a.data(), rows.data(), stride, n, count, dots.data());
+        std::vector<float> y_rows = b, y_one = b;
+        for (int j = 0; j < count; ++j) {
+          EXPECT_EQ(dots[size_t(j)], k.dot(a.data(), rows.data() + size_t(j) * stride, n)) << kernel_isa_name(isa) << " n=" << n;
+          alphas[size_t(j)] = 0.1f * float(j) - 0.3f;
+          k.axpy(y_one.data(), alphas[size_t(j)], rows.data() + size_t(j) * stride, n);
+        }
+        k.axpys(y_rows.data(), alphas.data(), rows.data(), stride, n, count);
+        EXPECT_EQ(y_rows, y_one) << kernel_isa_name(isa) << " n=" << n << " count=" << count;
+      }
 
       // Exponentials over the range softmax meets (shifted by the maximum), and beyond.
       std::vector<float> e1(static_cast<size_t>(n)), e2(static_cast<size_t>(n));
