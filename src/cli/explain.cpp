@@ -27,6 +27,7 @@ struct ExplainOptions {
   int target_position = -1, steps = 32, top_k = 5, layer = -1, head = -1, threads = 0;
   std::vector<int> lens_positions;
   int lens_last = 0;
+  bool exact_gradients = false;
   uint64_t seed = 0;
   bool json = false, csv = false, no_summaries = false;
 };
@@ -52,6 +53,7 @@ void command_explain(const ExplainOptions& o) {
   r.head = o.head;
   r.lens_positions = o.lens_positions;
   r.lens_last = o.lens_last;
+  r.exact_gradients = o.exact_gradients;
   r.seed = o.seed;
   r.attention_summaries = !o.no_summaries;
   r.method = o.method;
@@ -336,6 +338,9 @@ void add_explain_command(CLI::App& app) {
   c->add_option("--head", o->head, "Attention section: only this head");
   c->add_option("--lens-positions", o->lens_positions, "Lens section: only these positions (comma-separated)")->delimiter(',');
   c->add_option("--lens-last", o->lens_last, "Lens section: only the last K positions")->check(CLI::NonNegativeNumber);
+  c->add_flag("--exact-gradients", o->exact_gradients,
+              "Gradient x input: a forward and backward pass of its own in f32 (slower) instead of from the "
+              "inference pass on 8-bit weights");
   c->add_flag("--no-summaries", o->no_summaries, "Attention section: leave out mean, rollout and value-weighted attention");
   c->add_option("--seed", o->seed, "Seed of the random sequence the induction scores are measured on")->capture_default_str();
   c->add_option("--compare", o->compare_path, "A second model with the same tokenizer: KL, top-1 agreement, residual and attention differences");

@@ -138,7 +138,8 @@ json explain_json(const ExplainRequest& r) {
 
   const bool need_attention = wants(r, "attention") || wants(r, "heads");
   // Gradient x input reads the trace's activations instead of running a pass of its own.
-  const bool gradient_inputs = wants(r, "attribution") && attribution.method == Method::GradXInput;
+  const bool gradient_inputs =
+      wants(r, "attribution") && attribution.method == Method::GradXInput && !r.exact_gradients;
   const Trace t = trace(model, ids, need_attention, wants(r, "lens"), gradient_inputs);
   const size_t nn = size_t(n) * n;
 
@@ -256,9 +257,11 @@ json explain_json(const ExplainRequest& r) {
       const float* row = t.logits.data() + size_t(n - 1) * c.vocab_size;
       attribution.target = int32_t(std::max_element(row, row + c.vocab_size) - row);
     }
-    const Attribution a = attribute(model, ids, attribution, r.params, &t, r.backward);
+    const Attribution a = attribute(model, ids, attribution, r.params, gradient_inputs ? &t : nullptr, r.backward);
     json ja = {{"method", method_name(a.method)}, {"target_position", a.position}, {"target_id", a.target},
                {"target_text", token_text(tok, a.target)}, {"value", r6(a.value)}, {"scores", json::array()}};
+    // Which backward pass made the gradients: from the inference pass on 8-bit weights, or f32.
+    if (a.method != Method::Occlusion) ja["backward"] = gradient_inputs ? "int8" : "f32";
     for (float s : a.scores) ja["scores"].push_back(r6(s));
     if (a.contrast >= 0) {
       ja["contrast_id"] = a.contrast;

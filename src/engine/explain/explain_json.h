@@ -36,6 +36,10 @@ struct ExplainRequest {
   std::string target_token, contrast_token, baseline_token, replacement_token;
   const grad::Parameters<float>* params = nullptr;      // integrated gradients' f32 weights to reuse; built when null
   const grad::BackwardWeights* backward = nullptr;      // gradient x input's weights to reuse; built when null
+  // Gradient x input from a forward and backward pass of its own in f32 (the weights
+  // dequantized), instead of from the inference pass on 8-bit weights: slower, and the
+  // gradient of the f32 model to float rounding (JSON attribution.backward says which).
+  bool exact_gradients = false;
 };
 
 nlohmann::json explain_json(const ExplainRequest& request);

@@ -141,6 +141,7 @@ std::vector<Json> Session::handle(const Json& request, std::vector<uint8_t> byte
       r.attribution.steps = field<int>(request, "steps", r.attribution.steps);
       if (request.contains("lens_positions")) r.lens_positions = request.at("lens_positions").get<std::vector<int>>();
       r.lens_last = field<int>(request, "lens_last", 0);
+      r.exact_gradients = field<bool>(request, "exact_gradients", false);
       if (r.what.empty() || std::find(r.what.begin(), r.what.end(), "attribution") != r.what.end()) {
         const explain::Method method = r.method.empty() ? r.attribution.method : explain::parse_method(r.method);
         if (method == explain::Method::GradXInput) {

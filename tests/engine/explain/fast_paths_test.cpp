@@ -265,3 +265,37 @@ TEST(ExplainJson, LensNamesItsTokens) {
 
 }  // namespace
 }  // namespace loupe
+
+namespace loupe {
+namespace {
+
+// Gradient x input comes from the inference pass on 8-bit weights unless exact gradients
+// are asked for; both say which in the JSON, and they agree to the 8-bit rounding.
+TEST(ExplainAttribution, ExactGradientsRunTheF32PassAndAgree) {
+  test::TinyModelSpec spec;
+  spec.dim = 64;
+  spec.n_heads = 4;
+  spec.ff_dim = 96;
+  spec.weight_scale = 0.125f;
+  const Model model = test::tiny_model(spec);
+  explain::ExplainRequest r;
+  r.model = &model;
+  r.prompt = "the cat sat on the mat";
+  r.what = {"attribution"};
+  const nlohmann::json fast = explain::explain_json(r);
+  r.exact_gradients = true;
+  const nlohmann::json exact = explain::explain_json(r);
+  EXPECT_EQ(fast["attribution"]["backward"], "int8");
+  EXPECT_EQ(exact["attribution"]["backward"], "f32");
+  EXPECT_EQ(fast["attribution"]["target_id"], exact["attribution"]["target_id"]);
+  const auto& a = fast["attribution"]["scores"];
+  const auto& b = exact["attribution"]["scores"];
+  ASSERT_EQ(a.size(), b.size());
+  double largest = 0;
+  for (const auto& v : b) largest = std::max(largest, std::fabs(v.get<double>()));
+  ASSERT_GT(largest, 0);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i].get<double>(), b[i].get<double>(), 0.05 * largest) << i;
+}
+
+}  // namespace
+}  // namespace loupe
