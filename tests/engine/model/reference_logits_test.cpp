@@ -103,11 +103,14 @@ TEST_P(ReferenceLogits, AgreeAtEveryPosition) {
       last_rows.insert(last_rows.end(), stepwise.logits.begin(), stepwise.logits.end());
     }
     // A prompt's attention runs as matrix products, one token's dot by dot, so the two
-    // round differently; GPT-2's GELU goes through an f16 table (as llama.cpp's does),
-    // where a last-bit difference of its input can move the output by a whole f16 step.
+    // round differently. For f32 that is float rounding (GPT-2's GELU goes through an
+    // f16 table, as llama.cpp's does, where a last-bit difference of its input can move
+    // the output by a whole f16 step). With 8-bit activations it is the boundary effect
+    // described above: the first positions agree tightly, later ones within the bar.
     const Agreement s = compare_logits(last_rows, state.logits, n_vocab);
     const bool gpt2 = name.rfind("ref-gpt2", 0) == 0;
-    EXPECT_LE(s.max_abs_diff / s.max_abs_logit, quantized ? 1e-3 : gpt2 ? 1e-4 : 1e-5) << "KV cache path differs, " << name;
+    EXPECT_LE(s.max_abs_diff / s.max_abs_logit, quantized ? 5e-2 : gpt2 ? 1e-4 : 1e-5) << "KV cache path differs, " << name;
+    if (quantized) EXPECT_GE(s.rows_within_1e4, std::min(s.rows, 5)) << "KV cache path differs early, " << name;
   }
 }
 
