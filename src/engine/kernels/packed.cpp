@@ -302,6 +302,7 @@ void quantize_k_partner(const float* in, uint8_t* out, int64_t n) {
 struct Q4_KLayout {
   static constexpr int kBlockValues = kSuper;
   static constexpr size_t kRowBlockBytes = 144, kGroupBlockBytes = R * kRowBlockBytes;
+  static constexpr size_t kHalfOffsets[] = {0, 2};
   static constexpr int kSums = 8;
   static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
   static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
@@ -365,6 +366,7 @@ struct Q4_KLayout {
 struct Q6_KLayout {
   static constexpr int kBlockValues = kSuper;
   static constexpr size_t kRowBlockBytes = 210, kGroupBlockBytes = R * kRowBlockBytes;
+  static constexpr size_t kHalfOffsets[] = {208};
   static constexpr int kSums = 16;
   static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
   static int row_level(const uint8_t* row, int v) {
@@ -535,10 +537,18 @@ constexpr PackedTypeInfo q8_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
           quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>, block_scales_finite<L>};
 }
+// Q4_K blocks start with two halves (d, dmin); Q6_K blocks end with one (d).
+template <class L>
+bool super_block_scales_finite(const uint8_t* data, size_t bytes) {
+  for (size_t offset : L::kHalfOffsets)
+    if (!halves_finite_every(data + offset, bytes - offset, L::kRowBlockBytes)) return false;
+  return true;
+}
 template <class L, int kFactor>
 constexpr PackedTypeInfo k_quant(TensorType type) {
   return {type, kSuper, L::kPartnerBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
-          quantize_k_partner<L::kSums, kFactor>, tile_k_quant<L>, tail_dot_k_quant<L>};
+          quantize_k_partner<L::kSums, kFactor>, tile_k_quant<L>, tail_dot_k_quant<L>,
+          super_block_scales_finite<L>};
 }
 template <class V>
 constexpr PackedTypeInfo float_type(TensorType type) {

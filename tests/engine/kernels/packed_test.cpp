@@ -278,13 +278,14 @@ TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
 // kernels may convert halves assuming they are finite), and its products still carry
 // the inf or NaN.
 TEST_F(PackedTest, MatricesWithInfOrNanHalvesStayRowMajor) {
-  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::F16}) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
     const bool blocks = type_info(type).block_size != 1;
-    const int64_t cols = blocks ? 128 : 40;
+    const int64_t cols = blocks ? 4 * type_info(type).block_size : 40;
+    const size_t scale_offset = type == TensorType::Q6_K ? 208 : 0;  // where the block's f16 scale d sits
     for (uint16_t special : {uint16_t(0x7c00), uint16_t(0xfe01), uint16_t(0xfc00)}) {  // +inf, NaN, -inf
       Matrix m(type, cols, 32, 14);
       ASSERT_TRUE(m.packed.packed);
-      const size_t offset = 17 * m.view.bytes_per_row() + (blocks ? 2 * type_info(type).block_bytes : 2 * 7);
+      const size_t offset = 17 * m.view.bytes_per_row() + (blocks ? 2 * type_info(type).block_bytes + scale_offset : 2 * 7);
       std::memcpy(m.row_major.data() + offset, &special, 2);
       EXPECT_FALSE(can_pack(m.view)) << type_info(type).name;
       std::vector<uint8_t> copy = m.row_major;
