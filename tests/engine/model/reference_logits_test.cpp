@@ -110,8 +110,58 @@ TEST_P(ReferenceLogits, AgreeAtEveryPosition) {
     const Agreement s = compare_logits(last_rows, state.logits, n_vocab);
     const bool gpt2 = name.rfind("ref-gpt2", 0) == 0;
     EXPECT_LE(s.max_abs_diff / s.max_abs_logit, quantized ? 5e-2 : gpt2 ? 1e-4 : 1e-5) << "KV cache path differs, " << name;
-    if (quantized) EXPECT_GE(s.rows_within_1e4, std::min(s.rows, 5)) << "KV cache path differs early, " << name;
+    if (quantized) {
+      EXPECT_GE(s.rows_within_1e4, std::min(s.rows, 5)) << "KV cache path differs early, " << name;
+    }
   }
+}
+
+// Threads split every product by rows and attention by heads, and each output keeps
+// its own chain, so two threads give the very bits of one: the logits of a prompt and of
+// token-by-token steps, and so the tokens a seeded sampler draws. (The threaded web
+// build runs this too: loupe_engine_tests_mt.)
+TEST_P(ReferenceLogits, SameBitsAndTokensWithOneAndTwoThreads) {
+  const std::string name = GetParam();
+  LOUPE_REQUIRE_REFERENCE(model_path, "models/" + name + ".gguf");
+  Model model = load_model(model_path);
+  const std::string base = model_path.substr(0, model_path.size() - 5) + ".case2";
+  std::ifstream json_file(base + ".json");
+  ASSERT_TRUE(json_file) << base;
+  const std::vector<int32_t> ids = nlohmann::json::parse(json_file)["tokens"].get<std::vector<int32_t>>();
+
+  struct Run {
+    std::vector<float> prompt_logits, step_logits;
+    std::vector<int32_t> sampled;
+  };
+  auto run = [&](int threads) {
+    set_thread_count(threads);
+    Run r;
+    InferenceState state = make_state(model);
+    forward(model, state, ids, /*all_logits=*/true);
+    r.prompt_logits = state.logits;
+    InferenceState stepwise = make_state(model);
+    for (int32_t id : ids) {
+      forward(model, stepwise, std::span<const int32_t>(&id, 1));
+      r.step_logits.insert(r.step_logits.end(), stepwise.logits.begin(), stepwise.logits.end());
+    }
+    GenerateRequest request;
+    request.prompt = "The quick brown fox";
+    request.sampling.temperature = 1.0f;
+    request.sampling.seed = 42;
+    request.max_tokens = 24;
+    request.stop_at_end_of_text = false;
+    r.sampled = generate(model, request).ids;
+    set_thread_count(1);
+    return r;
+  };
+  const Run one = run(1), two = run(2);
+  ASSERT_EQ(one.prompt_logits.size(), two.prompt_logits.size());
+  EXPECT_EQ(std::memcmp(one.prompt_logits.data(), two.prompt_logits.data(), one.prompt_logits.size() * sizeof(float)), 0)
+      << name << ": a prompt's logits differ between 1 and 2 threads";
+  EXPECT_EQ(std::memcmp(one.step_logits.data(), two.step_logits.data(), one.step_logits.size() * sizeof(float)), 0)
+      << name << ": token-by-token logits differ between 1 and 2 threads";
+  EXPECT_EQ(one.sampled, two.sampled) << name << ": seed 42 draws other tokens with 2 threads";
+  EXPECT_EQ(one.sampled.size(), 24u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ReferenceLogits,
