@@ -306,7 +306,7 @@ TEST_F(PackedTest, VectorKernelsMatchThePlainOnes) {
   for (KernelIsa isa : supported_isas()) {
     ASSERT_TRUE(set_kernel_isa(isa));
     const VectorKernels& k = vector_kernels();
-    for (int n : {1, 3, 8, 15, 16, 17, 31, 64, 100, 1536}) {
+    for (int n : {1, 3, 8, 15, 16, 17, 24, 31, 64, 100, 128, 1536}) {
       const std::vector<float> a = random_normal(size_t(n), uint32_t(n), 2.0f), b = random_normal(size_t(n), uint32_t(n + 1));
       double magnitude = 0;
       for (int i = 0; i < n; ++i) magnitude += std::fabs(double(a[size_t(i)]) * b[size_t(i)]);
@@ -320,7 +320,7 @@ TEST_F(PackedTest, VectorKernelsMatchThePlainOnes) {
 
       // Many rows at once (attention's keys and values, `stride` apart): each row with
       // the single kernel's bits.
-      for (int count : {1, 3, 4, 9}) {
+      for (int count : {1, 3, 4, 9, 13}) {
         const size_t stride = size_t(n) + 5;
         const std::vector<float> rows = random_normal(stride * size_t(count), uint32_t(n + count));
         std::vector<float> dots(static_cast<size_t>(count)), alphas(static_cast<size_t>(count));
