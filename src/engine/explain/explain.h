@@ -29,8 +29,8 @@ struct Trace {
   std::vector<int32_t> tokens;    // (n) the ids it ran
   Capture capture;                // attention (layer, head, n, n); residual_stream (layers+1, n, dim)
   std::vector<float> logits;      // (n, vocab)
-  std::vector<float> values;      // (layer, n, kv_dim) the value vectors (for value-weighted attention)
-  std::vector<float> keys;        // (layer, n, kv_dim) the keys after RoPE; only with gradient_inputs
+  UninitializedFloats values;     // (layer, n, kv_dim) the value vectors (for value-weighted attention)
+  UninitializedFloats keys;       // (layer, n, kv_dim) the keys after RoPE; only with gradient_inputs
 };
 Trace trace(const Model& model, std::span<const int32_t> tokens, bool attention = true, bool residual = true,
             bool gradient_inputs = false);

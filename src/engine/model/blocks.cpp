@@ -25,8 +25,8 @@ InferenceState make_state(const Model& model, int context) {
   InferenceState state;
   state.context = context;
   const size_t kv_dim = size_t(config.n_kv_heads) * config.head_dim;
-  state.key_cache.assign(size_t(config.n_layers) * context * kv_dim, 0.0f);
-  state.value_cache.assign(size_t(config.n_layers) * context * kv_dim, 0.0f);
+  state.key_cache.resize(size_t(config.n_layers) * context * kv_dim);  // unset until stored
+  state.value_cache.resize(size_t(config.n_layers) * context * kv_dim);
 
   // RoPE: pair i turns at base^(-2i/d) radians per position. Llama 3 style scaling
   // slows the low-frequency pairs (long wavelengths) by `factor`, leaves the high ones,

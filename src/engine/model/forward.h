@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "core/memory.h"
 #include "model/model.h"
 
 namespace loupe {
@@ -39,8 +40,8 @@ struct Capture {
 struct InferenceState {
   int context = 0;   // positions the KV cache holds
   int n_past = 0;    // positions already in the cache
-  std::vector<float> key_cache;    // (layer, context, n_kv_heads * head_dim)
-  std::vector<float> value_cache;  // (layer, context, n_kv_heads * head_dim)
+  // (layer, context, n_kv_heads * head_dim) each; positions past n_past are unset
+  UninitializedFloats key_cache, value_cache;
   float rope_theta_scale = 1;      // base^(-2/rope_dims): pair i turns at pos * scale^i
   std::vector<float> rope_freq_factors;  // (rope_dims / 2) or empty: Llama 3 slow-down per pair
   std::vector<float> logits;       // (rows, vocab): the last position, or every position
