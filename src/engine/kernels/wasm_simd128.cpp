@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/half.h"
@@ -516,10 +517,10 @@ void install_simd128_kernels(KernelTable& table) {
   set(TensorType::Q6_K, dot_q6_k, nullptr);
 
   // Packed weights (kernels/packed.h): partner writer, tile, and the dot for rows after
-  // the last whole group.
+  // the last whole group (null: the scalar one stays).
   auto set_packed = [&](TensorType type, PackedQuantizeFn quantize, PackedTileFn tile, PackedTailDotFn tail_dot) {
     TypeKernels& k = table.by_id[uint32_t(type)];
-    k.packed_quantize = quantize;
+    if (quantize) k.packed_quantize = quantize;
     k.packed_tile = tile;
     if (tail_dot) k.packed_tail_dot = tail_dot;
     k.packed_isa = isa;
@@ -528,6 +529,10 @@ void install_simd128_kernels(KernelTable& table) {
              packed_q8_tail_dot<Q8_0Levels>);
   set_packed(TensorType::Q4_0, quantize_q8_packed_partner<8>, packed_q8_tile<PackedQ4_0>,
              packed_q8_tail_dot<Q4_0Levels>);
+  set_packed(TensorType::Q5_0, quantize_q8_packed_partner<16>, packed_q8_tile<PackedQ5_0>,
+             packed_q8_tail_dot<Q5_0Levels>);
+  set_packed(TensorType::Q4_K, nullptr, packed_k_tile<PackedQ4_K>, nullptr);
+  set_packed(TensorType::Q6_K, nullptr, packed_k_tile<PackedQ6_K>, nullptr);
   set_packed(TensorType::F32, quantize_f32_packed_partner, packed_float_tile<PackedF32>, nullptr);
   set_packed(TensorType::F16, quantize_f16_packed_partner, packed_float_tile<PackedF16>, nullptr);
   set_packed(TensorType::BF16, quantize_bf16_packed_partner, packed_float_tile<PackedBF16>, nullptr);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/tensor_types.h"
 #include "kernels/dispatch.h"
 #include "kernels/matmul.h"
@@ -133,22 +134,55 @@ TEST_F(PackedTest, FastPackedMatchesRowMajor) {
 }
 
 // The K-quant kernels evaluate the reference's expression lane by lane, without fma.
+// Token counts: every few-token kernel (1 to 3) and passes of one and two (SIMD128).
+void expect_k_quant_reference_bits(const Matrix& m, const std::vector<float>& in, int max_tokens) {
+  const int64_t rows = m.view.rows(), cols = m.view.row_length();
+  ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
+  std::vector<float> reference(size_t(rows * max_tokens));
+  matmul(m.view, in.data(), max_tokens, reference.data());
+  for (KernelIsa isa : supported_isas()) {
+    ASSERT_TRUE(set_kernel_isa(isa));
+    for (int n_tokens : {1, 2, 3, 4, max_tokens}) {
+      std::vector<float> packed(size_t(rows * n_tokens));
+      matmul(m.packed, in.data(), n_tokens, packed.data());
+      for (size_t i = 0; i < packed.size(); ++i)
+        ASSERT_EQ(packed[i], reference[i]) << kernel_isa_name(isa) << " " << type_info(m.view.type).name
+                                           << " tokens=" << n_tokens << " i=" << i;
+    }
+  }
+  ASSERT_EQ(int64_t(in.size()), cols * max_tokens);
+}
+
 TEST_F(PackedTest, KQuantsGiveTheReferenceBitsOnEveryIsa) {
   for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
     Matrix m(type, 768, 48, 12);
-    const std::vector<float> in = random_normal(768 * 7, 13);
-    ASSERT_TRUE(set_kernel_isa(KernelIsa::Scalar));
-    std::vector<float> reference(48 * 7);
-    matmul(m.view, in.data(), 7, reference.data());
-    for (KernelIsa isa : supported_isas()) {
-      ASSERT_TRUE(set_kernel_isa(isa));
-      for (int n_tokens : {1, 7}) {
-        std::vector<float> packed(size_t(48 * n_tokens));
-        matmul(m.packed, in.data(), n_tokens, packed.data());
-        for (size_t i = 0; i < packed.size(); ++i)
-          ASSERT_EQ(packed[i], reference[i]) << kernel_isa_name(isa) << " " << type_info(type).name << " i=" << i;
+    expect_k_quant_reference_bits(m, random_normal(768 * 7, 13), 7);
+  }
+}
+
+// Random bytes as K-quant scales and levels (every 6-bit scale and min, Q6_K scales down
+// to -128, levels 0 and 63) with sane f16 scales, and activation levels of +-127: still
+// the reference's bits, so no integer sum overflows.
+TEST_F(PackedTest, KQuantRandomBytesGiveTheReferenceBits) {
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> unit(0.01f, 1.0f);
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
+    Matrix m(type, 512, 32, 22);
+    const size_t block_bytes = type_info(type).block_bytes;
+    for (size_t i = 0; i < m.row_major.size(); ++i) m.row_major[i] = uint8_t(byte(rng));
+    for (size_t b = 0; b < m.row_major.size() / block_bytes; ++b)
+      for (size_t offset : type == TensorType::Q4_K ? std::vector<size_t>{0, 2} : std::vector<size_t>{208}) {
+        const uint16_t h = f32_to_f16(unit(rng) * 0.01f);
+        std::memcpy(m.row_major.data() + b * block_bytes + offset, &h, 2);
       }
-    }
+    m.packed_bytes = m.row_major;
+    m.packed = m.view;
+    m.packed.data = m.packed_bytes.data();
+    pack_in_place(m.packed, m.packed_bytes.data());
+    std::vector<float> in = random_normal(512 * 6, 23);
+    for (size_t i = 0; i < in.size(); i += 97) in[i] = i % 2 ? 40.0f : -40.0f;  // blocks' largest magnitudes
+    expect_k_quant_reference_bits(m, in, 6);
   }
 }
 
