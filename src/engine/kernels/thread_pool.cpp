@@ -45,17 +45,27 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
+// The claim word: job number (32 bits) | the job's chunk count (16) | next unclaimed
+// chunk (16). The count travels in the same word as the claim: a thread that read the
+// word while the job was current compares against that job's count, never against a
+// count the caller is already writing for the next job (with job_chunks_ read apart, a
+// late thread could claim chunk `count` of a finished job and run it on the next one).
+constexpr uint64_t claim_word(uint64_t job, int64_t chunks, int64_t next) {
+  return (job & 0xffffffffu) << 32 | uint64_t(chunks) << 16 | uint64_t(next);
+}
+
 void ThreadPool::run_chunks(uint64_t job) {
   for (;;) {
     uint64_t claim = next_chunk_.load(std::memory_order_acquire);
-    int64_t chunk;
+    int64_t chunk, chunks;
     do {
       if ((claim >> 32) != (job & 0xffffffffu)) return;  // a later job: this one is over
-      chunk = int64_t(claim & 0xffffffffu);
-      if (chunk >= job_chunks_) return;
+      chunks = int64_t((claim >> 16) & 0xffffu);
+      chunk = int64_t(claim & 0xffffu);
+      if (chunk >= chunks) return;
     } while (!next_chunk_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel));
     // Claimed: the job cannot end (nor its fields change) before this chunk is done.
-    const int64_t begin = job_size_ * chunk / job_chunks_, end = job_size_ * (chunk + 1) / job_chunks_;
+    const int64_t begin = job_size_ * chunk / chunks, end = job_size_ * (chunk + 1) / chunks;
     if (begin < end) (*job_fn_)(begin, end);
     done_chunks_.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -64,7 +74,7 @@ void ThreadPool::run_chunks(uint64_t job) {
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
                               int64_t grain) {
   if (n <= 0) return;
-  const int64_t chunks = std::min<int64_t>({int64_t(n_threads_) * kChunksPerThread, int64_t(1) << 30,
+  const int64_t chunks = std::min<int64_t>({int64_t(n_threads_) * kChunksPerThread, int64_t(0xffff),
                                             std::max<int64_t>(1, n / std::max<int64_t>(1, grain))});
   if (chunks <= 1 || n_threads_ == 1 || t_in_job) {
     fn(0, n);
@@ -74,9 +84,8 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   const uint64_t job = job_number_.load(std::memory_order_relaxed) + 1;
   job_fn_ = &fn;
   job_size_ = n;
-  job_chunks_ = chunks;
   done_chunks_.store(0, std::memory_order_relaxed);
-  next_chunk_.store((job & 0xffffffffu) << 32, std::memory_order_release);
+  next_chunk_.store(claim_word(job, chunks, 0), std::memory_order_release);
   {
     // Publishing under the lock means a worker about to sleep either sees the new job in
     // its wait predicate or gets the notification.

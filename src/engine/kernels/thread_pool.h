@@ -45,9 +45,8 @@ class ThreadPool {
   // The current job, stable while any of its chunks is unfinished.
   const std::function<void(int64_t, int64_t)>* job_fn_ = nullptr;
   int64_t job_size_ = 0;
-  int64_t job_chunks_ = 0;
   std::atomic<uint64_t> job_number_{0};  // bumped (release) once a job is published
-  std::atomic<uint64_t> next_chunk_{0};  // job number << 32 | next unclaimed chunk
+  std::atomic<uint64_t> next_chunk_{0};  // job number << 32 | chunk count << 16 | next unclaimed chunk
   std::atomic<int64_t> done_chunks_{0};
   std::atomic<int> sleepers_{0};          // workers waiting on `wake_`
   std::atomic<bool> stopping_{false};
