@@ -157,16 +157,18 @@ void command_bench(const BenchOptions& o) {
     double cpu_start = cpu_ms();
     forward(model, state, prompt);
     int32_t next = argmax(state.logits.data(), c.vocab_size);
-    if (!warm_up) best_prompt_ms = std::min(best_prompt_ms, ms_since(start));
-    if (!warm_up) best_prompt_cpu_ms = std::min(best_prompt_cpu_ms, cpu_ms() - cpu_start);
+    const double prompt_ms = ms_since(start), prompt_cpu_ms = cpu_ms() - cpu_start;
     start = Clock::now();
     cpu_start = cpu_ms();
     for (int i = 0; i < (warm_up ? std::min(o.gen_tokens, 4) : o.gen_tokens); ++i) {
       forward(model, state, std::span<const int32_t>(&next, 1));
       next = argmax(state.logits.data(), c.vocab_size);
     }
-    if (!warm_up) best_gen_ms = std::min(best_gen_ms, ms_since(start));
-    if (!warm_up) best_gen_cpu_ms = std::min(best_gen_cpu_ms, cpu_ms() - cpu_start);
+    if (warm_up) continue;
+    best_prompt_ms = std::min(best_prompt_ms, prompt_ms);
+    best_prompt_cpu_ms = std::min(best_prompt_cpu_ms, prompt_cpu_ms);
+    best_gen_ms = std::min(best_gen_ms, ms_since(start));
+    best_gen_cpu_ms = std::min(best_gen_cpu_ms, cpu_ms() - cpu_start);
   }
   const uint64_t peak_memory = peak_memory_bytes();  // before the bandwidth buffer
   const double bandwidth = measure_read_bandwidth(size_t(o.bandwidth_mb) << 20);

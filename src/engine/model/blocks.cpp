@@ -143,7 +143,8 @@ void causal_attention(const ModelConfig& config, InferenceState& state, int laye
 
   const VectorKernels& vec = vector_kernels();
   thread_pool().parallel_for(int64_t(n_heads) * n_tokens, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(n_keys));
+    thread_local std::vector<float> scores;
+    scores.resize(size_t(n_keys));
     for (int64_t job = begin; job < end; ++job) {
       const int head = int(job / n_tokens), t = int(job % n_tokens);
       const int visible = state.n_past + t + 1;
