@@ -14,12 +14,12 @@ namespace loupe {
 
 namespace {
 
-// Weight rows per tile: 16 rows of a 576-wide Q8_0 matrix are ~10 KB, well inside L1.
+// Rows per unit of work, the grain at which a product is split between threads: 16
+// rows (a tile of row-major weights, a group of packed ones). A thread's share of a
+// product is one contiguous range of units, which it runs in one kernel call per matrix
+// (so a kernel's per-call set-up, e.g. widening a token's activations, is paid once).
 constexpr int64_t kTileRows = 16;
-// Packed groups (of 16 rows) per unit of work: each unit runs every token over its rows
-// while they sit in L1/L2. Four let a kernel keep several rows' chains in flight when
-// generating (one token), two when reading a prompt.
-int64_t groups_per_unit(int n_tokens) { return n_tokens == 1 ? 4 : 2; }
+static_assert(kTileRows == kPackedRows);
 
 struct PreparedTarget {
   const TensorView* weight;
@@ -32,73 +32,68 @@ struct PreparedTarget {
   int64_t n_units;
 };
 
-// Row-major weights: tiles of kTileRows rows, each through the tile kernels.
-void run_row_major(const PreparedTarget& target, int64_t unit, int n_tokens) {
-  const TensorView& weight = *target.weight;
-  const TypeKernels& k = *target.kernels;
-  const int64_t n_in = weight.row_length(), n_out = weight.rows();
-  const int64_t r0 = unit * kTileRows;
-  const int64_t r1 = std::min(n_out, r0 + kTileRows);
-  const size_t weight_row_bytes = weight.bytes_per_row();
-  int t = 0;
-  if (k.tile && n_tokens >= k.tile_cols) {
-    // Tiles of tile_rows x tile_cols; the rows and tokens left over go one by one.
-    const size_t act_bytes = target.partner_row_bytes;
-    for (; t + k.tile_cols <= n_tokens; t += k.tile_cols) {
-      const uint8_t* acts = target.partner + act_bytes * size_t(t);
-      float* out = target.out + int64_t(t) * n_out;
-      int64_t r = r0;
-      for (; r + k.tile_rows <= r1; r += k.tile_rows)
-        k.tile(weight.data + weight_row_bytes * size_t(r), weight_row_bytes, acts, act_bytes, n_in, out + r,
-               size_t(n_out));
-      for (; r < r1; ++r)
-        for (int c = 0; c < k.tile_cols; ++c)
-          out[c * n_out + r] = k.dot(weight.data + weight_row_bytes * size_t(r), acts + act_bytes * size_t(c), n_in);
-    }
-  }
-  for (; t < n_tokens; ++t) {
-    const uint8_t* act = target.partner + target.partner_row_bytes * size_t(t);
-    float* out = target.out + int64_t(t) * n_out;
-    int64_t r = r0;
-    if (k.tile1)
-      for (; r + k.tile1_rows <= r1; r += k.tile1_rows)
-        k.tile1(weight.data + weight_row_bytes * size_t(r), weight_row_bytes, act, 0, n_in, out + r, 0);
-    for (; r < r1; ++r) out[r] = k.dot(weight.data + weight_row_bytes * size_t(r), act, n_in);
-  }
-  if (target.bias)
-    for (int t2 = 0; t2 < n_tokens; ++t2)
-      for (int64_t r = r0; r < r1; ++r) target.out[int64_t(t2) * n_out + r] += target.bias[r];
+void add_bias(const PreparedTarget& target, int64_t r0, int64_t r1, int n_tokens) {
+  if (!target.bias) return;
+  const int64_t n_out = target.weight->rows();
+  for (int t = 0; t < n_tokens; ++t)
+    for (int64_t r = r0; r < r1; ++r) target.out[int64_t(t) * n_out + r] += target.bias[r];
 }
 
-// Packed weights: a unit is groups_per_unit groups of 16 rows, or (the last unit) the
-// rows after the last whole group, which are still row-major.
-void run_packed(const PreparedTarget& target, int64_t unit, int n_tokens) {
+// Row-major weights, rows [r0, r1), one tile of 16 rows after another (a tile's rows
+// stay in L1 for all the tokens): tiles of the tile kernels, the rest one by one.
+void run_row_major(const PreparedTarget& target, int64_t r0, int64_t r1, int n_tokens) {
   const TensorView& weight = *target.weight;
   const TypeKernels& k = *target.kernels;
   const int64_t n_in = weight.row_length(), n_out = weight.rows();
-  const int64_t n_groups = n_out / kPackedRows;
-  const size_t group_bytes = size_t(kPackedRows) * weight.bytes_per_row();
-  const int64_t per_unit = groups_per_unit(n_tokens);
-  const int64_t g0 = unit * per_unit;
-  int64_t r0, r1;
-  if (g0 < n_groups) {
-    const int64_t g1 = std::min(n_groups, g0 + per_unit);
-    k.packed_tile(weight.data + size_t(g0) * group_bytes, group_bytes, int(g1 - g0), n_in, target.partner,
-                  target.partner_row_bytes, n_tokens, target.out + g0 * kPackedRows, size_t(n_out));
-    r0 = g0 * kPackedRows;
-    r1 = g1 * kPackedRows;
-  } else {
-    r0 = n_groups * kPackedRows;
-    r1 = n_out;
-    const size_t row_bytes = weight.bytes_per_row();
-    for (int t = 0; t < n_tokens; ++t)
-      for (int64_t r = r0; r < r1; ++r)
-        target.out[int64_t(t) * n_out + r] = k.packed_tail_dot(
-            weight.data + size_t(r) * row_bytes, target.partner + target.partner_row_bytes * size_t(t), n_in);
+  const size_t weight_row_bytes = weight.bytes_per_row();
+  for (int64_t tile0 = r0; tile0 < r1; tile0 += kTileRows) {
+    const int64_t tile1 = std::min(r1, tile0 + kTileRows);
+    int t = 0;
+    if (k.tile && n_tokens >= k.tile_cols) {
+      const size_t act_bytes = target.partner_row_bytes;
+      for (; t + k.tile_cols <= n_tokens; t += k.tile_cols) {
+        const uint8_t* acts = target.partner + act_bytes * size_t(t);
+        float* out = target.out + int64_t(t) * n_out;
+        int64_t r = tile0;
+        for (; r + k.tile_rows <= tile1; r += k.tile_rows)
+          k.tile(weight.data + weight_row_bytes * size_t(r), weight_row_bytes, acts, act_bytes, n_in, out + r,
+                 size_t(n_out));
+        for (; r < tile1; ++r)
+          for (int c = 0; c < k.tile_cols; ++c)
+            out[c * n_out + r] = k.dot(weight.data + weight_row_bytes * size_t(r), acts + act_bytes * size_t(c), n_in);
+      }
+    }
+    for (; t < n_tokens; ++t) {
+      const uint8_t* act = target.partner + target.partner_row_bytes * size_t(t);
+      float* out = target.out + int64_t(t) * n_out;
+      int64_t r = tile0;
+      if (k.tile1)
+        for (; r + k.tile1_rows <= tile1; r += k.tile1_rows)
+          k.tile1(weight.data + weight_row_bytes * size_t(r), weight_row_bytes, act, 0, n_in, out + r, 0);
+      for (; r < tile1; ++r) out[r] = k.dot(weight.data + weight_row_bytes * size_t(r), act, n_in);
+    }
   }
-  if (target.bias)
-    for (int t = 0; t < n_tokens; ++t)
-      for (int64_t r = r0; r < r1; ++r) target.out[int64_t(t) * n_out + r] += target.bias[r];
+  add_bias(target, r0, r1, n_tokens);
+}
+
+// Packed weights, rows [r0, r1): the whole groups in one call of the packed kernel;
+// rows after the last whole group are still row-major.
+void run_packed(const PreparedTarget& target, int64_t r0, int64_t r1, int n_tokens) {
+  const TensorView& weight = *target.weight;
+  const TypeKernels& k = *target.kernels;
+  const int64_t n_in = weight.row_length(), n_out = weight.rows();
+  const int64_t grouped_end = std::min(r1, n_out / kPackedRows * kPackedRows);
+  if (r0 < grouped_end) {
+    const size_t group_bytes = size_t(kPackedRows) * weight.bytes_per_row();
+    k.packed_tile(weight.data + size_t(r0 / kPackedRows) * group_bytes, group_bytes, int((grouped_end - r0) / kPackedRows),
+                  n_in, target.partner, target.partner_row_bytes, n_tokens, target.out + r0, size_t(n_out));
+  }
+  const size_t row_bytes = weight.bytes_per_row();
+  for (int t = 0; t < n_tokens; ++t)
+    for (int64_t r = std::max(r0, grouped_end); r < r1; ++r)
+      target.out[int64_t(t) * n_out + r] = k.packed_tail_dot(
+          weight.data + size_t(r) * row_bytes, target.partner + target.partner_row_bytes * size_t(t), n_in);
+  add_bias(target, r0, r1, n_tokens);
 }
 
 }  // namespace
@@ -139,9 +134,6 @@ void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in,
       const PackedQuantizeFn quantize = kernels.packed_quantize;
       p.partner = convert(reinterpret_cast<const void*>(quantize), p.partner_row_bytes,
                           [&](const float* row, uint8_t* out) { quantize(row, out, n_in); });
-      const int64_t n_groups = weight.rows() / kPackedRows;
-      const int64_t per_unit = groups_per_unit(n_tokens);
-      p.n_units = (n_groups + per_unit - 1) / per_unit + (weight.rows() % kPackedRows ? 1 : 0);
     } else {
       p.partner_row_bytes = row_bytes(kernels.partner, n_in);
       p.partner = reinterpret_cast<const uint8_t*>(in);
@@ -150,20 +142,22 @@ void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in,
         p.partner = convert(reinterpret_cast<const void*>(quantize), p.partner_row_bytes,
                             [&](const float* row, uint8_t* out) { quantize(row, out, n_in); });
       }
-      p.n_units = (weight.rows() + kTileRows - 1) / kTileRows;
     }
+    p.n_units = (weight.rows() + kTileRows - 1) / kTileRows;
     if (target.bias && !target.bias->empty()) p.bias = f32_data(*target.bias, bias_scratch[std::min<size_t>(i, kSlots - 1)]);
     prepared.push_back(p);
     n_units += p.n_units;
   }
 
+  // A chunk [begin, end) of units may span several targets: each gets one call.
   thread_pool().parallel_for(n_units, [&](int64_t begin, int64_t end) {
-    size_t p = 0;
-    for (int64_t unit = begin; unit < end; ++unit) {
-      while (p + 1 < prepared.size() && prepared[p + 1].first_unit <= unit) ++p;
-      const PreparedTarget& target = prepared[p];
-      if (target.weight->packed) run_packed(target, unit - target.first_unit, n_tokens);
-      else run_row_major(target, unit - target.first_unit, n_tokens);
+    for (const PreparedTarget& target : prepared) {
+      const int64_t u0 = std::max(begin, target.first_unit), u1 = std::min(end, target.first_unit + target.n_units);
+      if (u0 >= u1) continue;
+      const int64_t r0 = (u0 - target.first_unit) * kTileRows;
+      const int64_t r1 = std::min(target.weight->rows(), (u1 - target.first_unit) * kTileRows);
+      if (target.weight->packed) run_packed(target, r0, r1, n_tokens);
+      else run_row_major(target, r0, r1, n_tokens);
     }
   });
 }

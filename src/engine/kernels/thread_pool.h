@@ -5,8 +5,8 @@
 // With one thread (and in the single-thread web build) `parallel_for` runs inline, as
 // does a loop nested in any pool's job.
 //
-// A job is cut into a few chunks per thread, which threads claim as they come (so a
-// worker the OS has not scheduled yet delays nothing: the others take its chunks). The
+// A job is cut into one contiguous chunk per thread, which threads claim as they come (so
+// a worker the OS has not scheduled yet delays nothing: the others take its chunk). The
 // chunks' ranges depend only on n and the thread count, never on timing; callers keep
 // results independent of which thread runs a chunk.
 #pragma once

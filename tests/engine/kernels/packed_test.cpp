@@ -215,20 +215,28 @@ TEST_F(PackedTest, TokensAndThreadsDoNotChangeTheBits) {
   }
 }
 
-// Packed and row-major products of one input in one call (a model may mix them).
+// Packed and row-major products of one input in one call (a model may mix them), with
+// 1, 2 and 3 threads: a thread's share then starts or ends inside a matrix, packed or not.
 TEST_F(PackedTest, SharedInputMixesPackedAndRowMajor) {
   Matrix a(TensorType::Q8_0, 128, 40, 1), b(TensorType::Q4_0, 128, 32, 2), c(TensorType::Q4_1, 128, 17, 3);
-  const std::vector<float> in = random_normal(128 * 3, 6);
-  std::vector<float> sa(40 * 3), sb(32 * 3), sc(17 * 3);
-  matmul(a.packed, in.data(), 3, sa.data());
-  matmul(b.view, in.data(), 3, sb.data());
-  matmul(c.view, in.data(), 3, sc.data());
-  std::vector<float> ta(sa.size()), tb(sb.size()), tc(sc.size());
-  const MatmulTarget targets[] = {{&a.packed, ta.data()}, {&b.view, tb.data()}, {&c.view, tc.data()}};
-  matmul_shared_input(targets, in.data(), 3);
-  EXPECT_EQ(ta, sa);
-  EXPECT_EQ(tb, sb);
-  EXPECT_EQ(tc, sc);
+  for (int n_tokens : {1, 3}) {
+    const std::vector<float> in = random_normal(size_t(128 * n_tokens), 6);
+    std::vector<float> sa(size_t(40 * n_tokens)), sb(size_t(32 * n_tokens)), sc(size_t(17 * n_tokens));
+    set_thread_count(1);
+    matmul(a.packed, in.data(), n_tokens, sa.data());
+    matmul(b.view, in.data(), n_tokens, sb.data());
+    matmul(c.view, in.data(), n_tokens, sc.data());
+    for (int threads : {1, 2, 3}) {
+      set_thread_count(threads);
+      std::vector<float> ta(sa.size()), tb(sb.size()), tc(sc.size());
+      const MatmulTarget targets[] = {{&a.packed, ta.data()}, {&b.view, tb.data()}, {&c.view, tc.data()}};
+      matmul_shared_input(targets, in.data(), n_tokens);
+      EXPECT_EQ(ta, sa) << "threads=" << threads << " tokens=" << n_tokens;
+      EXPECT_EQ(tb, sb) << "threads=" << threads << " tokens=" << n_tokens;
+      EXPECT_EQ(tc, sc) << "threads=" << threads << " tokens=" << n_tokens;
+    }
+  }
+  set_thread_count(1);
 }
 
 // Random bytes as Q8_0/Q4_0/Q5_0 levels (every pattern, including -128 in Q8_0) with sane
