@@ -20,6 +20,8 @@ namespace {
 // (so a kernel's per-call set-up, e.g. widening a token's activations, is paid once).
 constexpr int64_t kTileRows = 16;
 static_assert(kTileRows == kPackedRows);
+// Activation rows converted to the partner type per chunk of a prompt's conversion.
+constexpr int64_t kRowsPerConversionChunk = 8;
 
 struct PreparedTarget {
   const TensorView* weight;
@@ -115,8 +117,11 @@ void matmul_shared_input(std::span<const MatmulTarget> targets, const float* in,
     const int slot = n_converted++;
     converted_by[slot] = converter;
     converted[slot].resize(row_bytes * size_t(n_tokens));
-    for (int t = 0; t < n_tokens; ++t) run(in + int64_t(t) * n_in, converted[slot].data() + row_bytes * size_t(t));
-    return converted[slot].data();
+    uint8_t* rows = converted[slot].data();
+    thread_pool().parallel_for(n_tokens, [&](int64_t begin, int64_t end) {  // a prompt's rows: on every thread
+      for (int64_t t = begin; t < end; ++t) run(in + t * n_in, rows + row_bytes * size_t(t));
+    }, kRowsPerConversionChunk);
+    return rows;
   };
 
   std::vector<PreparedTarget> prepared;

@@ -7,8 +7,18 @@
 
 #include "core/half.h"
 #include "kernels/dispatch.h"
+#include "kernels/thread_pool.h"
 
 namespace loupe {
+
+namespace {
+// Below these sizes a step is cheaper than handing it to another thread: rows of a
+// prompt, and values of SwiGLU (cut at multiples of kSwigluBlock, so each value goes
+// through the same vector or tail code as in one call and keeps its bits).
+constexpr int64_t kRowsPerChunk = 8;
+constexpr int64_t kSwigluBlock = 64;
+constexpr int64_t kSwigluBlocksPerChunk = 256;
+}  // namespace
 
 void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
   // The sum in double (stable for wide rows); the rest in float, rounding as llama.cpp
@@ -81,7 +91,20 @@ void softmax(float* x, int n) {
   for (int i = 0; i < n; ++i) x[i] *= inv_sum;
 }
 
-void swiglu(float* gate_inout, const float* up, int n) { vector_kernels().swiglu(gate_inout, up, n); }
+void rmsnorm_rows(float* out, const float* x, const float* weight, int n_rows, int n, float eps) {
+  thread_pool().parallel_for(n_rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) rmsnorm(out + r * n, x + r * n, weight, n, eps);
+  }, kRowsPerChunk);
+}
+
+void swiglu(float* gate_inout, const float* up, int n) {
+  const VectorKernels& k = vector_kernels();
+  const int64_t blocks = (int64_t(n) + kSwigluBlock - 1) / kSwigluBlock;
+  thread_pool().parallel_for(blocks, [&](int64_t begin, int64_t end) {
+    const int64_t i0 = begin * kSwigluBlock, i1 = std::min<int64_t>(n, end * kSwigluBlock);
+    k.swiglu(gate_inout + i0, up + i0, int(i1 - i0));
+  }, kSwigluBlocksPerChunk);
+}
 
 float gelu_exact(float v) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;

@@ -1,5 +1,6 @@
 // The small element-wise and row-wise building blocks of a transformer. Plain loops over
-// f32; the matrix products, where the time goes, are in kernels/matmul.h.
+// f32 (the row-wise ones of a prompt spread over the thread pool); the matrix products,
+// where the time goes, are in kernels/matmul.h.
 #pragma once
 #include <cstdint>
 
@@ -7,11 +8,14 @@ namespace loupe {
 
 // out = x / rms(x) * weight                         (RMSNorm, Llama family)
 void rmsnorm(float* out, const float* x, const float* weight, int n, float eps);
+// rmsnorm of each of n_rows rows of n values (a prompt's rows across the thread pool).
+void rmsnorm_rows(float* out, const float* x, const float* weight, int n_rows, int n, float eps);
 // out = (x - mean) / std * weight + bias             (LayerNorm, GPT-2)
 void layernorm(float* out, const float* x, const float* weight, const float* bias, int n, float eps);
 // x = exp(x - max) / sum, in place
 void softmax(float* x, int n);
-// x = x * sigmoid(x) * up                            (SwiGLU's gate)
+// x = x * sigmoid(x) * up                            (SwiGLU's gate; a prompt's rows
+// across the thread pool, each value with the bits a single call gives it)
 void swiglu(float* gate_inout, const float* up, int n);
 // x = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (GPT-2's GELU, tanh form),
 // evaluated at f16 precision as llama.cpp does (see ops.cpp); gelu_exact is the curve.

@@ -49,8 +49,7 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
 
     // Attention: rmsnorm, project to q/k/v, rotate q and k by position, attend.
     const float* attn_norm = f32_data(lw.attn_norm, norm_scratch);
-    for (int t = 0; t < n; ++t)
-      rmsnorm(normed + size_t(t) * dim, x + size_t(t) * dim, attn_norm, dim, c.norm_eps);
+    rmsnorm_rows(normed, x, attn_norm, n, dim, c.norm_eps);
     // q, k and v read the same input: converted once, computed as one parallel job.
     const MatmulTarget qkv[] = {{&lw.wq, q, &lw.bq}, {&lw.wk, k, &lw.bk}, {&lw.wv, v, &lw.bv}};
     matmul_shared_input(qkv, normed, n);
@@ -71,8 +70,7 @@ void llama_forward(const Model& model, InferenceState& state, std::span<const in
 
     // MLP: rmsnorm, SwiGLU (silu(gate) * up), project back down.
     const float* ffn_norm = f32_data(lw.ffn_norm, norm_scratch);
-    for (int t = 0; t < n; ++t)
-      rmsnorm(normed + size_t(t) * dim, x + size_t(t) * dim, ffn_norm, dim, c.norm_eps);
+    rmsnorm_rows(normed, x, ffn_norm, n, dim, c.norm_eps);
     const MatmulTarget gate_up[] = {{&lw.w_gate, gate}, {&lw.w_up, up}};
     matmul_shared_input(gate_up, normed, n);
     if (capture && capture->gradient_inputs) {
