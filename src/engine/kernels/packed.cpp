@@ -253,6 +253,86 @@ float tail_dot_q8_family(const uint8_t* row, const uint8_t* act, int64_t cols) {
   return sum;
 }
 
+// ---------------------------------------------------------------------------
+// The Q8_1 family (Q4_1, Q5_1): value = d * q + m with unsigned levels q, against the
+// reference's Q8_1 activations, whose s = dy * sum(qy) carries the m term. Partner blocks
+//   {f32 d; f32 s (the reference's halves, widened); i8 q[32]}   40 bytes
+// and the reference chain: sum += (dx * dy) * float(sum(q * qy)) + m * s, block by block.
+// ---------------------------------------------------------------------------
+
+void quantize_q8_1_partner(const float* in, uint8_t* out, int64_t n) {
+  const TensorTypeInfo& q8_1 = type_info(TensorType::Q8_1);
+  uint8_t block[36];  // {f16 d; f16 s; i8 q[32]}
+  for (int64_t b = 0; b < n / kBlock; ++b, in += kBlock, out += kPartnerBlockBytes) {
+    q8_1.from_float(in, block, kBlock);
+    const float d = load_f16(block), s = load_f16(block + 2);
+    std::memcpy(out, &d, 4);
+    std::memcpy(out + 4, &s, 4);
+    std::memcpy(out + 8, block + 4, kBlock);
+  }
+}
+
+// A Q8_1-family block is the block of the same levels without a min (Q4_0, Q5_0) with the
+// half m put after d: row {f16 d; f16 m; Base's row block after its d}, group [16 d][16 m]
+// [Base's group block after its 16 d]. So Base packs what follows d, and its sum of
+// stored levels times activations is this type's sum of q * qy.
+template <class Base>
+struct WithMinLayout {
+  static constexpr int kBlockValues = kBlock;
+  static constexpr size_t kRowBlockBytes = Base::kRowBlockBytes + 2;
+  static constexpr size_t kGroupBlockBytes = R * kRowBlockBytes;
+  static void pack_block(const uint8_t* row_block, int lane, uint8_t* group_block) {
+    std::memcpy(group_block + 2 * lane, row_block, 2);
+    Base::pack_block(row_block + 2, lane, group_block + 2 * R);
+  }
+  static void unpack_block(const uint8_t* group_block, int lane, uint8_t* row_block) {
+    std::memcpy(row_block, group_block + 2 * lane, 2);
+    Base::unpack_block(group_block + 2 * R, lane, row_block + 2);
+  }
+  static int32_t level_sum(const uint8_t* group_block, int lane, const int8_t* a) {
+    return Base::offset_sum(group_block + 2 * R, lane, a);
+  }
+  static int32_t row_level_sum(const uint8_t* row_block, const int8_t* a) {
+    int32_t sum_a = 0;
+    for (int i = 0; i < kBlock; ++i) sum_a += a[i];
+    return Base::row_sum(row_block + 2, a) + Base::kOffset * sum_a;  // Base's levels are q - offset
+  }
+};
+using Q4_1Layout = WithMinLayout<Q4_0Layout>;
+using Q5_1Layout = WithMinLayout<Q5_0Layout>;
+
+template <class L>
+void tile_q8_1_family(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
+                      size_t act_bytes, int n_tokens, float* out, size_t out_stride) {
+  const int64_t nb = cols / kBlock;
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* group = groups + size_t(g) * group_bytes;
+    for (int t = 0; t < n_tokens; ++t) {
+      const uint8_t* act = acts + size_t(t) * act_bytes;
+      for (int lane = 0; lane < R; ++lane) {
+        float sum = 0;
+        for (int64_t b = 0; b < nb; ++b) {
+          const uint8_t* block = group + size_t(b) * L::kGroupBlockBytes;
+          const uint8_t* a = act + size_t(b) * kPartnerBlockBytes;
+          const int32_t integer = L::level_sum(block, lane, reinterpret_cast<const int8_t*>(a + 8));
+          sum += (load_f16(block + 2 * lane) * load_f32(a)) * float(integer) + load_f16(block + 2 * R + 2 * lane) * load_f32(a + 4);
+        }
+        out[size_t(t) * out_stride + size_t(R * g + lane)] = sum;
+      }
+    }
+  }
+}
+
+template <class L>
+float tail_dot_q8_1_family(const uint8_t* row, const uint8_t* act, int64_t cols) {
+  float sum = 0;
+  for (int64_t b = 0; b < cols / kBlock; ++b, row += L::kRowBlockBytes, act += kPartnerBlockBytes) {
+    const int32_t integer = L::row_level_sum(row, reinterpret_cast<const int8_t*>(act + 8));
+    sum += (load_f16(row) * load_f32(act)) * float(integer) + load_f16(row + 2) * load_f32(act + 4);
+  }
+  return sum;
+}
+
 // Packing moves block b of each of the 16 rows into the group's block b (any layout).
 template <class L>
 void pack_group_blocks(const uint8_t* rows, size_t row_bytes, int64_t cols, uint8_t* group) {
@@ -537,6 +617,16 @@ constexpr PackedTypeInfo q8_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
           quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>, block_scales_finite<L>};
 }
+// Q4_1 and Q5_1 blocks start with two halves (d, m).
+template <class L>
+bool block_scale_and_min_finite(const uint8_t* data, size_t bytes) {
+  return halves_finite_every(data, bytes, L::kRowBlockBytes) && halves_finite_every(data + 2, bytes - 2, L::kRowBlockBytes);
+}
+template <class L>
+constexpr PackedTypeInfo q8_1_family(TensorType type) {
+  return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
+          quantize_q8_1_partner, tile_q8_1_family<L>, tail_dot_q8_1_family<L>, block_scale_and_min_finite<L>};
+}
 // Q4_K blocks start with two halves (d, dmin); Q6_K blocks end with one (d).
 template <class L>
 bool super_block_scales_finite(const uint8_t* data, size_t bytes) {
@@ -560,6 +650,8 @@ const PackedTypeInfo kPackedTypes[] = {
     q8_family<Q8_0Layout>(T::Q8_0),
     q8_family<Q4_0Layout>(T::Q4_0),
     q8_family<Q5_0Layout>(T::Q5_0),
+    q8_1_family<Q4_1Layout>(T::Q4_1),
+    q8_1_family<Q5_1Layout>(T::Q5_1),
     k_quant<Q4_KLayout, 1>(T::Q4_K),
     k_quant<Q6_KLayout, -32>(T::Q6_K),
     float_type<F32Values>(T::F32),

@@ -16,6 +16,8 @@
 //         (step c holds the row's bytes 4c..4c+3: low nibbles are values 4c..4c+3,
 //          high nibbles values 16+4c..16+4c+3, as in the row-major block)
 //   Q5_0  [16 x f16 d][16 x u32 high bits, regrouped][4 steps as Q4_0]     352 = 16 x 22
+//   Q4_1, Q5_1  [16 x f16 d][16 x f16 m][Q4_0's or Q5_0's layout after its d]
+//                                                               320 = 16 x 20, 384 = 16 x 24
 //   Q4_K, Q6_K per 256-value super-block: scales and levels regrouped the same way
 //         (kernels/packed.cpp describes each)                  16 x 144, 16 x 210
 //   F32, F16, BF16: column after column, [16 values]                  16 x 4 or 16 x 2
@@ -25,10 +27,12 @@
 // five bits q = level + 16. The activations' partner blocks carry -offset * (sum of their
 // levels), so every integer block sum comes out exact:
 //   sum((w + offset) * a) - offset * sum(a) = sum(w * a).
+// The Q8_1 family (Q4_1, Q5_1: value = d * q + m, q unsigned) needs no offset; its partner
+// blocks carry Q8_1's s = dy * sum(a) instead, for the m term.
 //
 // Every kernel of a packed type gives each output the bits of that instruction set's
-// row-major dot: the float chain over blocks (Q8_0 family) or columns (F16) runs in the
-// same order in one lane, whatever the number of tokens or threads.
+// row-major dot: the float chain over blocks (Q8_0 and Q8_1 families) or columns (F16)
+// runs in the same order in one lane, whatever the number of tokens or threads.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,8 +1,8 @@
 // Packed weights (kernels/packed.h) and the f32 vector kernels: packing is undone exactly;
 // the scalar packed kernels give the scalar reference dot's bits; every instruction set's
-// packed kernels give its own row-major dot's bits (Q8_0 family) or agree within float
-// rounding (float types); results do not depend on how many tokens or threads share a
-// product; the vector kernels agree with their plain versions.
+// packed kernels give its own row-major dot's bits (Q8_0 and Q8_1 families) or agree
+// within float rounding (float types); results do not depend on how many tokens or
+// threads share a product; the vector kernels agree with their plain versions.
 #include "kernels/packed.h"
 
 #include <gtest/gtest.h>
@@ -25,8 +25,9 @@
 namespace loupe {
 namespace {
 
-const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_K,
-                                   TensorType::Q6_K, TensorType::F32,  TensorType::F16,  TensorType::BF16};
+const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_1,
+                                   TensorType::Q5_1, TensorType::Q4_K, TensorType::Q6_K, TensorType::F32,
+                                   TensorType::F16,  TensorType::BF16};
 
 using test::random_normal;
 
@@ -86,7 +87,7 @@ TEST_F(PackedTest, CanPackOnlyMatricesOfPackedTypesWithAWholeGroup) {
   small.shape = {64, 15, 1, 1};
   EXPECT_FALSE(can_pack(small));
   TensorView other = m.view;
-  other.type = TensorType::Q4_1;  // no packed layout
+  other.type = TensorType::Q5_K;  // no packed layout
   EXPECT_FALSE(can_pack(other));
   EXPECT_THROW(pack_in_place(small, m.row_major.data()), Error);
 }
@@ -107,13 +108,14 @@ TEST_F(PackedTest, ScalarPackedGivesTheReferenceBits) {
 }
 
 // Each instruction set's packed kernels against its own row-major ones: the same bits for
-// the Q8_0 family (the same fma chain), float rounding for the float types (a lane runs
+// the Q8_0 and Q8_1 families (the same chain), float rounding for the float types (a lane runs
 // one chain over the columns, the row-major dot eight).
 TEST_F(PackedTest, FastPackedMatchesRowMajor) {
   for (KernelIsa isa : supported_isas()) {
     ASSERT_TRUE(set_kernel_isa(isa));
     for (TensorType type : kPackedTypes) {
-      const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0;
+      const bool exact = type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0 ||
+                         type == TensorType::Q4_1 || type == TensorType::Q5_1;
       const int64_t cols = type_info(type).block_size == 1 ? 77 : type_info(type).block_size == 256 ? 768 : 576;
       Matrix m(type, cols, 53, 5);  // three groups and 5 rows after them
       for (int n_tokens : {1, 2, 3, 5, 8, 13}) {
@@ -239,17 +241,18 @@ TEST_F(PackedTest, SharedInputMixesPackedAndRowMajor) {
   set_thread_count(1);
 }
 
-// Random bytes as Q8_0/Q4_0/Q5_0 levels (every pattern, including -128 in Q8_0) with sane
-// scales: the packed kernels still agree with the reference.
+// Random bytes as Q8_0/Q4_0/Q5_0/Q4_1/Q5_1 levels (every pattern, including -128 in Q8_0)
+// with sane scales and mins: the packed kernels still agree with the reference.
 TEST_F(PackedTest, RandomLevelBytes) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> unit(0.01f, 1.0f);
-  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0}) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_1, TensorType::Q5_1}) {
     Matrix m(type, 256, 32, 9);
     const size_t block_bytes = type_info(type).block_bytes;
+    const size_t halves_bytes = type == TensorType::Q4_1 || type == TensorType::Q5_1 ? 4 : 2;  // d (and m)
     for (size_t i = 0; i < m.row_major.size(); ++i) {
-      if (i % block_bytes < 2) continue;
+      if (i % block_bytes < halves_bytes) continue;
       m.row_major[i] = uint8_t(byte(rng));
     }
     m.packed_bytes = m.row_major;
@@ -270,7 +273,7 @@ TEST_F(PackedTest, RandomLevelBytes) {
 }
 
 // Every instruction set's partner writer against the scalar one: the same bytes for the
-// Q8_0 family, the same values (NaN for NaN) for the float types, over values that reach
+// block types, the same values (NaN for NaN) for the float types, over values that reach
 // f16's subnormals, its overflow, ties, and NaN.
 TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
   std::vector<float> x = random_normal(4096, 12);
@@ -320,10 +323,12 @@ TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
 // kernels may convert halves assuming they are finite), and its products still carry
 // the inf or NaN.
 TEST_F(PackedTest, MatricesWithInfOrNanHalvesStayRowMajor) {
-  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_1, TensorType::Q4_K,
+                          TensorType::Q6_K, TensorType::F16}) {
     const bool blocks = type_info(type).block_size != 1;
     const int64_t cols = blocks ? 4 * type_info(type).block_size : 40;
-    const size_t scale_offset = type == TensorType::Q6_K ? 208 : 0;  // where the block's f16 scale d sits
+    // Where the block's f16 scale d sits (Q5_1: its min m, the other half it carries).
+    const size_t scale_offset = type == TensorType::Q6_K ? 208 : type == TensorType::Q5_1 ? 2 : 0;
     for (uint16_t special : {uint16_t(0x7c00), uint16_t(0xfe01), uint16_t(0xfc00)}) {  // +inf, NaN, -inf
       Matrix m(type, cols, 32, 14);
       ASSERT_TRUE(m.packed.packed);
