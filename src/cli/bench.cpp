@@ -296,11 +296,15 @@ void command_bench_model(const BenchModelOptions& o) {
 
   std::mt19937 rng(o.seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  // As llama-quantize does for Q4_K_M: rows that are not a multiple of 256 fall back to
-  // Q5_0 (Q8_0 for the more sensitive ones), and some layers' v and down get more bits.
+  // As llama-quantize does for Q4_K_M: rows that are not a multiple of 256 fall back to a
+  // 32-value type (Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0; Q8_0 for the more sensitive
+  // ones), and some layers' v and down get more bits.
   auto pick = [&](int64_t cols, bool sensitive) {
     if (!k_quant) return type;
-    if (cols % 256 != 0) return sensitive ? TensorType::Q8_0 : TensorType::Q5_0;
+    if (cols % 256 != 0) {
+      if (sensitive || type == TensorType::Q6_K) return TensorType::Q8_0;
+      return type == TensorType::Q5_K ? TensorType::Q5_1 : TensorType::Q5_0;
+    }
     return sensitive ? TensorType::Q6_K : type;
   };
   auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, TensorType t, float sigma) {
