@@ -437,6 +437,43 @@ struct Q4_KLayout {
   }
 };
 
+// Q5_K row block: {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: Q4_K's, with
+// a fifth bit for each value, bit j of qh[l] for value l of sub-block j. Packed (2816
+// bytes): Q4_K's first 256 bytes, then [8 steps x 16 rows x the 4 bytes qh[4s..]] (the
+// high bits of values 4s..4s+3 of every sub-block), then Q4_K's 32 steps of nibbles.
+struct Q5_KLayout : Q4_KLayout {
+  static constexpr size_t kRowBlockBytes = 176, kGroupBlockBytes = R * kRowBlockBytes;
+  static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
+    std::memcpy(group + 2 * lane, row, 2);
+    std::memcpy(group + 32 + 2 * lane, row + 2, 2);
+    for (int w = 0; w < 3; ++w) std::memcpy(group + 64 + 64 * w + 4 * lane, row + 4 + 4 * w, 4);
+    for (int step = 0; step < 8; ++step) std::memcpy(group + 256 + 64 * step + 4 * lane, row + 16 + 4 * step, 4);
+    for (int step = 0; step < 32; ++step) std::memcpy(group + 768 + 64 * step + 4 * lane, row + 48 + 4 * step, 4);
+  }
+  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+    std::memcpy(row, group + 2 * lane, 2);
+    std::memcpy(row + 2, group + 32 + 2 * lane, 2);
+    for (int w = 0; w < 3; ++w) std::memcpy(row + 4 + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
+    for (int step = 0; step < 8; ++step) std::memcpy(row + 16 + 4 * step, group + 256 + 64 * step + 4 * lane, 4);
+    for (int step = 0; step < 32; ++step) std::memcpy(row + 48 + 4 * step, group + 768 + 64 * step + 4 * lane, 4);
+  }
+  static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
+    uint8_t scales[12];
+    for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
+    return block_term(scales, load_f16(group + 2 * lane), load_f16(group + 32 + 2 * lane), a, [&](int j, int l) {
+      const uint8_t q = group[768 + 64 * (8 * (j / 2) + l / 4) + 4 * lane + l % 4];
+      const uint8_t high_bits = group[256 + 64 * (l / 4) + 4 * lane + l % 4];
+      return (j % 2 == 0 ? q & 15 : q >> 4) | ((high_bits >> j) & 1) << 4;
+    });
+  }
+  static float row_term(const uint8_t* row, const uint8_t* a) {
+    return block_term(row + 4, load_f16(row), load_f16(row + 2), a, [&](int j, int l) {
+      const uint8_t q = row[48 + 32 * (j / 2) + l];
+      return (j % 2 == 0 ? q & 15 : q >> 4) | ((row[16 + l] >> j) & 1) << 4;
+    });
+  }
+};
+
 // Q6_K row block: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}; 16 sub-blocks of 16,
 // value = d * scale_j * (q - 32), q six bits (see q6_k_level in core/tensor_types.cpp).
 // Packed (3360 bytes): [16 d][16 sub-blocks x 16 rows of scales][32 vectors of low
@@ -653,6 +690,7 @@ const PackedTypeInfo kPackedTypes[] = {
     q8_1_family<Q4_1Layout>(T::Q4_1),
     q8_1_family<Q5_1Layout>(T::Q5_1),
     k_quant<Q4_KLayout, 1>(T::Q4_K),
+    k_quant<Q5_KLayout, 1>(T::Q5_K),
     k_quant<Q6_KLayout, -32>(T::Q6_K),
     float_type<F32Values>(T::F32),
     float_type<F16Values>(T::F16),

@@ -18,8 +18,8 @@
 //   Q5_0  [16 x f16 d][16 x u32 high bits, regrouped][4 steps as Q4_0]     352 = 16 x 22
 //   Q4_1, Q5_1  [16 x f16 d][16 x f16 m][Q4_0's or Q5_0's layout after its d]
 //                                                               320 = 16 x 20, 384 = 16 x 24
-//   Q4_K, Q6_K per 256-value super-block: scales and levels regrouped the same way
-//         (kernels/packed.cpp describes each)                  16 x 144, 16 x 210
+//   Q4_K, Q5_K, Q6_K per 256-value super-block: scales and levels regrouped the same way
+//         (kernels/packed.cpp describes each)       16 x 144, 16 x 176, 16 x 210
 //   F32, F16, BF16: column after column, [16 values]                  16 x 4 or 16 x 2
 //
 // The Q8_0 family multiplies unsigned weight bytes by signed activation bytes (what

@@ -26,8 +26,8 @@ namespace loupe {
 namespace {
 
 const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_1,
-                                   TensorType::Q5_1, TensorType::Q4_K, TensorType::Q6_K, TensorType::F32,
-                                   TensorType::F16,  TensorType::BF16};
+                                   TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K,
+                                   TensorType::F32,  TensorType::F16,  TensorType::BF16};
 
 using test::random_normal;
 
@@ -87,7 +87,7 @@ TEST_F(PackedTest, CanPackOnlyMatricesOfPackedTypesWithAWholeGroup) {
   small.shape = {64, 15, 1, 1};
   EXPECT_FALSE(can_pack(small));
   TensorView other = m.view;
-  other.type = TensorType::Q5_K;  // no packed layout
+  other.type = TensorType::Q8_1;  // an activation type: no packed layout
   EXPECT_FALSE(can_pack(other));
   EXPECT_THROW(pack_in_place(small, m.row_major.data()), Error);
 }
@@ -156,25 +156,25 @@ void expect_k_quant_reference_bits(const Matrix& m, const std::vector<float>& in
 }
 
 TEST_F(PackedTest, KQuantsGiveTheReferenceBitsOnEveryIsa) {
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
     Matrix m(type, 768, 48, 12);
     expect_k_quant_reference_bits(m, random_normal(768 * 7, 13), 7);
   }
 }
 
 // Random bytes as K-quant scales and levels (every 6-bit scale and min, Q6_K scales down
-// to -128, levels 0 and 63) with sane f16 scales, and activation levels of +-127: still
+// to -128, levels 0 and 63, every Q5_K high bit) with sane f16 scales, and activation levels of +-127: still
 // the reference's bits, so no integer sum overflows.
 TEST_F(PackedTest, KQuantRandomBytesGiveTheReferenceBits) {
   std::mt19937 rng(21);
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> unit(0.01f, 1.0f);
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
     Matrix m(type, 512, 32, 22);
     const size_t block_bytes = type_info(type).block_bytes;
     for (size_t i = 0; i < m.row_major.size(); ++i) m.row_major[i] = uint8_t(byte(rng));
     for (size_t b = 0; b < m.row_major.size() / block_bytes; ++b)
-      for (size_t offset : type == TensorType::Q4_K ? std::vector<size_t>{0, 2} : std::vector<size_t>{208}) {
+      for (size_t offset : type == TensorType::Q6_K ? std::vector<size_t>{208} : std::vector<size_t>{0, 2}) {
         const uint16_t h = f32_to_f16(unit(rng) * 0.01f);
         std::memcpy(m.row_major.data() + b * block_bytes + offset, &h, 2);
       }
