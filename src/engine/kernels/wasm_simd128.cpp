@@ -534,6 +534,7 @@ void install_simd128_kernels(KernelTable& table) {
   set_packed(TensorType::Q4_1, nullptr, packed_q8_tile<PackedQ4_1>, nullptr);  // the scalar partner and tail:
   set_packed(TensorType::Q5_1, nullptr, packed_q8_tile<PackedQ5_1>, nullptr);  // the reference's chain, as here
   set_packed(TensorType::Q4_K, nullptr, packed_k_tile<PackedQ4_K>, nullptr);
+  set_packed(TensorType::Q5_K, nullptr, packed_k_tile<PackedQ5_K>, nullptr);
   set_packed(TensorType::Q6_K, nullptr, packed_k_tile<PackedQ6_K>, nullptr);
   set_packed(TensorType::F32, quantize_f32_packed_partner, packed_float_tile<PackedF32>, nullptr);
   set_packed(TensorType::F16, quantize_f16_packed_partner, packed_float_tile<PackedF16>, nullptr);
