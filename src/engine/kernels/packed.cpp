@@ -222,34 +222,42 @@ struct Q5_0Layout {
   }
 };
 
-// The reference chain: sum += float(integer block sum) * (dx * dy), block after block.
+// The Q8_0 family's per-block term in the reference's chain,
+//   sum += float(integer block sum) * (dx * dy), block after block,
+// for the generic kernels (tile_blocks, tail_dot_blocks).
 template <class L>
-void tile_q8_family(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
-                    size_t act_bytes, int n_tokens, float* out, size_t out_stride) {
-  const int64_t nb = cols / kBlock;
-  for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* group = groups + size_t(g) * group_bytes;
-    for (int t = 0; t < n_tokens; ++t) {
-      const uint8_t* act = acts + size_t(t) * act_bytes;
+struct Q8_0Terms : L {
+  static constexpr size_t kPartnerBytes = kPartnerBlockBytes;
+  static float group_term(const uint8_t* block, int lane, const uint8_t* a) {
+    const int32_t integer = load_i32(a + 4) + L::offset_sum(block, lane, reinterpret_cast<const int8_t*>(a + 8));
+    return float(integer) * (load_f16(block + 2 * lane) * load_f32(a));
+  }
+  static float row_term(const uint8_t* row, const uint8_t* a) {
+    return float(L::row_sum(row, reinterpret_cast<const int8_t*>(a + 8))) * (load_f16(row) * load_f32(a));
+  }
+};
+
+// The generic kernels of the block types: each output is the sum, block after block, of
+// the layout's term (the reference's, term for term).
+template <class L>
+void tile_blocks(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
+                 size_t act_bytes, int n_tokens, float* out, size_t out_stride) {
+  for (int g = 0; g < n_groups; ++g)
+    for (int t = 0; t < n_tokens; ++t)
       for (int lane = 0; lane < R; ++lane) {
         float sum = 0;
-        for (int64_t b = 0; b < nb; ++b) {
-          const uint8_t* block = group + size_t(b) * L::kGroupBlockBytes;
-          const uint8_t* a = act + size_t(b) * kPartnerBlockBytes;
-          const int32_t integer = load_i32(a + 4) + L::offset_sum(block, lane, reinterpret_cast<const int8_t*>(a + 8));
-          sum += float(integer) * (load_f16(block + 2 * lane) * load_f32(a));
-        }
+        for (int64_t b = 0; b < cols / L::kBlockValues; ++b)
+          sum += L::group_term(groups + size_t(g) * group_bytes + size_t(b) * L::kGroupBlockBytes, lane,
+                               acts + size_t(t) * act_bytes + size_t(b) * L::kPartnerBytes);
         out[size_t(t) * out_stride + size_t(R * g + lane)] = sum;
       }
-    }
-  }
 }
 
 template <class L>
-float tail_dot_q8_family(const uint8_t* row, const uint8_t* act, int64_t cols) {
+float tail_dot_blocks(const uint8_t* row, const uint8_t* act, int64_t cols) {
   float sum = 0;
-  for (int64_t b = 0; b < cols / kBlock; ++b, row += L::kRowBlockBytes, act += kPartnerBlockBytes)
-    sum += float(L::row_sum(row, reinterpret_cast<const int8_t*>(act + 8))) * (load_f16(row) * load_f32(act));
+  for (int64_t b = 0; b < cols / L::kBlockValues; ++b)
+    sum += L::row_term(row + size_t(b) * L::kRowBlockBytes, act + size_t(b) * L::kPartnerBytes);
   return sum;
 }
 
@@ -289,49 +297,21 @@ struct WithMinLayout {
     std::memcpy(row_block, group_block + 2 * lane, 2);
     Base::unpack_block(group_block + 2 * R, lane, row_block + 2);
   }
-  static int32_t level_sum(const uint8_t* group_block, int lane, const int8_t* a) {
-    return Base::offset_sum(group_block + 2 * R, lane, a);
+  static constexpr size_t kPartnerBytes = kPartnerBlockBytes;
+  static float group_term(const uint8_t* block, int lane, const uint8_t* a) {
+    const int32_t integer = Base::offset_sum(block + 2 * R, lane, reinterpret_cast<const int8_t*>(a + 8));
+    return (load_f16(block + 2 * lane) * load_f32(a)) * float(integer) + load_f16(block + 2 * R + 2 * lane) * load_f32(a + 4);
   }
-  static int32_t row_level_sum(const uint8_t* row_block, const int8_t* a) {
+  static float row_term(const uint8_t* row, const uint8_t* a) {
+    const int8_t* levels = reinterpret_cast<const int8_t*>(a + 8);
     int32_t sum_a = 0;
-    for (int i = 0; i < kBlock; ++i) sum_a += a[i];
-    return Base::row_sum(row_block + 2, a) + Base::kOffset * sum_a;  // Base's levels are q - offset
+    for (int i = 0; i < kBlock; ++i) sum_a += levels[i];
+    const int32_t integer = Base::row_sum(row + 2, levels) + Base::kOffset * sum_a;  // Base's levels are q - offset
+    return (load_f16(row) * load_f32(a)) * float(integer) + load_f16(row + 2) * load_f32(a + 4);
   }
 };
 using Q4_1Layout = WithMinLayout<Q4_0Layout>;
 using Q5_1Layout = WithMinLayout<Q5_0Layout>;
-
-template <class L>
-void tile_q8_1_family(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
-                      size_t act_bytes, int n_tokens, float* out, size_t out_stride) {
-  const int64_t nb = cols / kBlock;
-  for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* group = groups + size_t(g) * group_bytes;
-    for (int t = 0; t < n_tokens; ++t) {
-      const uint8_t* act = acts + size_t(t) * act_bytes;
-      for (int lane = 0; lane < R; ++lane) {
-        float sum = 0;
-        for (int64_t b = 0; b < nb; ++b) {
-          const uint8_t* block = group + size_t(b) * L::kGroupBlockBytes;
-          const uint8_t* a = act + size_t(b) * kPartnerBlockBytes;
-          const int32_t integer = L::level_sum(block, lane, reinterpret_cast<const int8_t*>(a + 8));
-          sum += (load_f16(block + 2 * lane) * load_f32(a)) * float(integer) + load_f16(block + 2 * R + 2 * lane) * load_f32(a + 4);
-        }
-        out[size_t(t) * out_stride + size_t(R * g + lane)] = sum;
-      }
-    }
-  }
-}
-
-template <class L>
-float tail_dot_q8_1_family(const uint8_t* row, const uint8_t* act, int64_t cols) {
-  float sum = 0;
-  for (int64_t b = 0; b < cols / kBlock; ++b, row += L::kRowBlockBytes, act += kPartnerBlockBytes) {
-    const int32_t integer = L::row_level_sum(row, reinterpret_cast<const int8_t*>(act + 8));
-    sum += (load_f16(row) * load_f32(act)) * float(integer) + load_f16(row + 2) * load_f32(act + 4);
-  }
-  return sum;
-}
 
 // Packing moves block b of each of the 16 rows into the group's block b (any layout).
 template <class L>
@@ -385,17 +365,22 @@ struct Q4_KLayout {
   static constexpr size_t kHalfOffsets[] = {0, 2};
   static constexpr int kSums = 8;
   static constexpr size_t kPartnerBytes = 4 + 4 * kSums + kSuper;
+  // What packing moves, as piece(offset in the row block, offset in the group block,
+  // bytes): the two halves, the 3 words of scales, Q5_K's `fifth_steps` steps of fifth
+  // bits, then the 32 steps of nibbles.
+  template <class F>
+  static void for_each_piece(int lane, int fifth_steps, F&& piece) {
+    piece(0, 2 * lane, 2);
+    piece(2, 32 + 2 * lane, 2);
+    for (int w = 0; w < 3; ++w) piece(4 + 4 * w, 64 + 64 * w + 4 * lane, 4);
+    for (int s = 0; s < fifth_steps; ++s) piece(16 + 4 * s, 256 + 64 * s + 4 * lane, 4);
+    for (int s = 0; s < 32; ++s) piece(16 + 4 * fifth_steps + 4 * s, 256 + 64 * fifth_steps + 64 * s + 4 * lane, 4);
+  }
   static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
-    std::memcpy(group + 2 * lane, row, 2);
-    std::memcpy(group + 32 + 2 * lane, row + 2, 2);
-    for (int w = 0; w < 3; ++w) std::memcpy(group + 64 + 64 * w + 4 * lane, row + 4 + 4 * w, 4);
-    for (int step = 0; step < 32; ++step) std::memcpy(group + 256 + 64 * step + 4 * lane, row + 16 + 4 * step, 4);
+    for_each_piece(lane, 0, [&](int r, int g, int n) { std::memcpy(group + g, row + r, size_t(n)); });
   }
   static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
-    std::memcpy(row, group + 2 * lane, 2);
-    std::memcpy(row + 2, group + 32 + 2 * lane, 2);
-    for (int w = 0; w < 3; ++w) std::memcpy(row + 4 + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
-    for (int step = 0; step < 32; ++step) std::memcpy(row + 16 + 4 * step, group + 256 + 64 * step + 4 * lane, 4);
+    for_each_piece(lane, 0, [&](int r, int g, int n) { std::memcpy(row + r, group + g, size_t(n)); });
   }
   static void scale_min(const uint8_t* scales, int j, int* scale, int* min) {
     if (j < 4) {
@@ -444,18 +429,10 @@ struct Q4_KLayout {
 struct Q5_KLayout : Q4_KLayout {
   static constexpr size_t kRowBlockBytes = 176, kGroupBlockBytes = R * kRowBlockBytes;
   static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
-    std::memcpy(group + 2 * lane, row, 2);
-    std::memcpy(group + 32 + 2 * lane, row + 2, 2);
-    for (int w = 0; w < 3; ++w) std::memcpy(group + 64 + 64 * w + 4 * lane, row + 4 + 4 * w, 4);
-    for (int step = 0; step < 8; ++step) std::memcpy(group + 256 + 64 * step + 4 * lane, row + 16 + 4 * step, 4);
-    for (int step = 0; step < 32; ++step) std::memcpy(group + 768 + 64 * step + 4 * lane, row + 48 + 4 * step, 4);
+    for_each_piece(lane, 8, [&](int r, int g, int n) { std::memcpy(group + g, row + r, size_t(n)); });
   }
   static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
-    std::memcpy(row, group + 2 * lane, 2);
-    std::memcpy(row + 2, group + 32 + 2 * lane, 2);
-    for (int w = 0; w < 3; ++w) std::memcpy(row + 4 + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
-    for (int step = 0; step < 8; ++step) std::memcpy(row + 16 + 4 * step, group + 256 + 64 * step + 4 * lane, 4);
-    for (int step = 0; step < 32; ++step) std::memcpy(row + 48 + 4 * step, group + 768 + 64 * step + 4 * lane, 4);
+    for_each_piece(lane, 8, [&](int r, int g, int n) { std::memcpy(row + r, group + g, size_t(n)); });
   }
   static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
     uint8_t scales[12];
@@ -547,28 +524,6 @@ struct Q6_KLayout {
   }
 };
 
-template <class L>
-void tile_k_quant(const uint8_t* groups, size_t group_bytes, int n_groups, int64_t cols, const uint8_t* acts,
-                  size_t act_bytes, int n_tokens, float* out, size_t out_stride) {
-  for (int g = 0; g < n_groups; ++g)
-    for (int t = 0; t < n_tokens; ++t)
-      for (int lane = 0; lane < R; ++lane) {
-        float sum = 0;
-        for (int64_t b = 0; b < cols / kSuper; ++b)
-          sum += L::group_term(groups + size_t(g) * group_bytes + size_t(b) * L::kGroupBlockBytes, lane,
-                               acts + size_t(t) * act_bytes + size_t(b) * L::kPartnerBytes);
-        out[size_t(t) * out_stride + size_t(R * g + lane)] = sum;
-      }
-}
-
-template <class L>
-float tail_dot_k_quant(const uint8_t* row, const uint8_t* act, int64_t cols) {
-  float sum = 0;
-  for (int64_t b = 0; b < cols / kSuper; ++b)
-    sum += L::row_term(row + size_t(b) * L::kRowBlockBytes, act + size_t(b) * L::kPartnerBytes);
-  return sum;
-}
-
 // ---------------------------------------------------------------------------
 // Float types: one column of 16 rows after another; partner rows are f32 values
 // rounded through the weight type (what the reference's partner type holds).
@@ -652,7 +607,8 @@ bool block_scales_finite(const uint8_t* data, size_t bytes) {
 template <class L>
 constexpr PackedTypeInfo q8_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
-          quantize_q8_partner<L::kOffset>, tile_q8_family<L>, tail_dot_q8_family<L>, block_scales_finite<L>};
+          quantize_q8_partner<L::kOffset>, tile_blocks<Q8_0Terms<L>>, tail_dot_blocks<Q8_0Terms<L>>,
+          block_scales_finite<L>};
 }
 // Q4_1 and Q5_1 blocks start with two halves (d, m).
 template <class L>
@@ -662,7 +618,7 @@ bool block_scale_and_min_finite(const uint8_t* data, size_t bytes) {
 template <class L>
 constexpr PackedTypeInfo q8_1_family(TensorType type) {
   return {type, kBlock, kPartnerBlockBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
-          quantize_q8_1_partner, tile_q8_1_family<L>, tail_dot_q8_1_family<L>, block_scale_and_min_finite<L>};
+          quantize_q8_1_partner, tile_blocks<L>, tail_dot_blocks<L>, block_scale_and_min_finite<L>};
 }
 // Q4_K blocks start with two halves (d, dmin); Q6_K blocks end with one (d).
 template <class L>
@@ -674,7 +630,7 @@ bool super_block_scales_finite(const uint8_t* data, size_t bytes) {
 template <class L, int kFactor>
 constexpr PackedTypeInfo k_quant(TensorType type) {
   return {type, kSuper, L::kPartnerBytes, pack_group_blocks<L>, unpack_row_blocks<L>,
-          quantize_k_partner<L::kSums, kFactor>, tile_k_quant<L>, tail_dot_k_quant<L>,
+          quantize_k_partner<L::kSums, kFactor>, tile_blocks<L>, tail_dot_blocks<L>,
           super_block_scales_finite<L>};
 }
 template <class V>
