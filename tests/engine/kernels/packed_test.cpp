@@ -324,7 +324,7 @@ TEST_F(PackedTest, PartnerWritersMatchTheScalarOnes) {
 // the inf or NaN.
 TEST_F(PackedTest, MatricesWithInfOrNanHalvesStayRowMajor) {
   for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_1, TensorType::Q4_K,
-                          TensorType::Q6_K, TensorType::F16}) {
+                          TensorType::Q5_K, TensorType::Q6_K, TensorType::F16}) {
     const bool blocks = type_info(type).block_size != 1;
     const int64_t cols = blocks ? 4 * type_info(type).block_size : 40;
     // Where the block's f16 scale d sits (Q5_1: its min m, the other half it carries).
