@@ -222,6 +222,80 @@ struct Q5_0Layout {
   }
 };
 
+// Q5_0 in 5-bit fields: the WebAssembly build's layout (kernels/wasm_packed.inc). SIMD128
+// has no byte dot product; its kernels multiply 16-bit lanes, where a level kept whole in
+// a lane takes one AND or shift to use, and a nibble plus a separate fifth bit takes
+// three or four. Per block, [16 d][5 vectors k x 4 quads x 8 lanes of 16 bits]: lane j of
+// quad q's vector k belongs to row 4q + j/2 and holds, for column `second` = j % 2 of
+// column pairs 3k, 3k+1 and 3k+2 (the kernels' pair numbering, pair_column), their
+// levels in bits 1-5, 6-10 and 11-15, and in bit 0 bit 4-k of its level in pair 15. Still
+// 16 x 22 bytes, so it packs in place; the row-major side (row_sum) is Q5_0's.
+struct Q5_0FieldLayout : Q5_0Layout {
+  // Pair p of a block's columns as the wasm kernels widen activations (widen_pairs):
+  // p = s: (4s, 4s+2); 4+s: (4s+1, 4s+3); 8+s and 12+s: the same 16 columns on.
+  static int pair_column(int pair, int second) { return 16 * (pair / 8) + 4 * (pair % 4) + (pair / 4) % 2 + 2 * second; }
+  static size_t lane_offset(int k, int lane, int second) {
+    return 32 + 64 * size_t(k) + 16 * size_t(lane / 4) + 4 * size_t(lane % 4) + 2 * size_t(second);
+  }
+  static int row_level(const uint8_t* row_block, int j) {
+    uint32_t qh;
+    std::memcpy(&qh, row_block + 2, 4);
+    const int nibble = j < 16 ? row_block[6 + j] & 15 : row_block[6 + j - 16] >> 4;
+    return nibble | int((qh >> j) & 1u) << 4;
+  }
+  static int group_level(const uint8_t* group_block, int lane, int pair, int second) {
+    auto word = [&](int k) {
+      uint16_t v;
+      std::memcpy(&v, group_block + lane_offset(k, lane, second), 2);
+      return int(v);
+    };
+    if (pair < 15) return (word(pair / 3) >> (1 + 5 * (pair % 3))) & 31;
+    int level = 0;
+    for (int k = 0; k < 5; ++k) level |= (word(k) & 1) << (4 - k);
+    return level;
+  }
+  static void pack_block(const uint8_t* row_block, int lane, uint8_t* group_block) {
+    std::memcpy(group_block + 2 * lane, row_block, 2);
+    for (int second = 0; second < 2; ++second) {
+      const int spare_level = row_level(row_block, pair_column(15, second));
+      for (int k = 0; k < 5; ++k) {
+        int word = (spare_level >> (4 - k)) & 1;
+        for (int f = 0; f < 3; ++f) word |= row_level(row_block, pair_column(3 * k + f, second)) << (1 + 5 * f);
+        const uint16_t v = uint16_t(word);
+        std::memcpy(group_block + lane_offset(k, lane, second), &v, 2);
+      }
+    }
+  }
+  static void unpack_block(const uint8_t* group_block, int lane, uint8_t* row_block) {
+    std::memcpy(row_block, group_block + 2 * lane, 2);
+    uint32_t qh = 0;
+    uint8_t qs[16] = {};
+    for (int pair = 0; pair < 16; ++pair)
+      for (int second = 0; second < 2; ++second) {
+        const int j = pair_column(pair, second), level = group_level(group_block, lane, pair, second);
+        qh |= uint32_t(level >> 4) << j;
+        qs[j % 16] |= uint8_t((level & 15) << (j < 16 ? 0 : 4));
+      }
+    std::memcpy(row_block + 2, &qh, 4);
+    std::memcpy(row_block + 6, qs, 16);
+  }
+  static int32_t offset_sum(const uint8_t* group_block, int lane, const int8_t* a) {
+    int32_t sum = 0;
+    for (int pair = 0; pair < 16; ++pair)
+      for (int second = 0; second < 2; ++second)
+        sum += group_level(group_block, lane, pair, second) * a[pair_column(pair, second)];
+    return sum;
+  }
+};
+
+// Q5_0 and Q5_1 pack in 5-bit fields for WebAssembly, as nibbles plus regrouped high
+// bits elsewhere (x86's byte dot products want whole bytes).
+#ifdef __wasm__
+using Q5_0Packed = Q5_0FieldLayout;
+#else
+using Q5_0Packed = Q5_0Layout;
+#endif
+
 // The Q8_0 family's per-block term in the reference's chain,
 //   sum += float(integer block sum) * (dx * dy), block after block,
 // for the generic kernels (tile_blocks, tail_dot_blocks).
@@ -311,7 +385,7 @@ struct WithMinLayout {
   }
 };
 using Q4_1Layout = WithMinLayout<Q4_0Layout>;
-using Q5_1Layout = WithMinLayout<Q5_0Layout>;
+using Q5_1Layout = WithMinLayout<Q5_0Packed>;
 
 // Packing moves block b of each of the 16 rows into the group's block b (any layout).
 template <class L>
@@ -642,7 +716,7 @@ constexpr PackedTypeInfo float_type(TensorType type) {
 const PackedTypeInfo kPackedTypes[] = {
     q8_family<Q8_0Layout>(T::Q8_0),
     q8_family<Q4_0Layout>(T::Q4_0),
-    q8_family<Q5_0Layout>(T::Q5_0),
+    q8_family<Q5_0Packed>(T::Q5_0),
     q8_1_family<Q4_1Layout>(T::Q4_1),
     q8_1_family<Q5_1Layout>(T::Q5_1),
     k_quant<Q4_KLayout, 1>(T::Q4_K),

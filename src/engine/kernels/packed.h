@@ -22,6 +22,10 @@
 //         (kernels/packed.cpp describes each)       16 x 144, 16 x 176, 16 x 210
 //   F32, F16, BF16: column after column, [16 values]                  16 x 4 or 16 x 2
 //
+// The WebAssembly build packs Q5_0 (and Q5_1 after its mins) in 5-bit fields instead,
+// three levels per 16-bit lane (kernels/packed.cpp): SIMD128 multiplies 16-bit lanes,
+// and a level kept whole in a lane costs one operation to use.
+//
 // The Q8_0 family multiplies unsigned weight bytes by signed activation bytes (what
 // vpdpbusd does): Q8_0 levels are stored plus 128, Q4_0 nibbles are q = level + 8, Q5_0's
 // five bits q = level + 16. The activations' partner blocks carry -offset * (sum of their
