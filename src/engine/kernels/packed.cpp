@@ -288,8 +288,8 @@ struct Q5_0FieldLayout : Q5_0Layout {
   }
 };
 
-// Q5_0 and Q5_1 pack in 5-bit fields for WebAssembly, as nibbles plus regrouped high
-// bits elsewhere (x86's byte dot products want whole bytes).
+// Q5_0 and Q5_1 (and Q6_K, below) pack in fields for WebAssembly, as nibbles plus
+// separate high bits elsewhere (x86's byte dot products want whole bytes).
 #ifdef __wasm__
 using Q5_0Packed = Q5_0FieldLayout;
 #else
@@ -598,6 +598,71 @@ struct Q6_KLayout {
   }
 };
 
+// Q6_K in 6-bit fields: the WebAssembly build's layout, for SIMD128's 16-bit lanes as
+// Q5_0FieldLayout. Per super-block [16 d][16 sub-blocks x 16 rows of scales], then per
+// sub-block j [3 vectors k x 4 quads x 8 lanes of 16 bits]: lane l of quad q's vector k
+// belongs to row 4q + l/2 and to column `second` = l % 2 of the sub-block's column pairs
+// (the kernels' numbering, pair_column); it holds pair 2k's level in bits 4-9 and pair
+// 2k+1's in bits 10-15, and in bits 0-3 vectors 0 and 1 hold the low four bits of pairs
+// 6 and 7, vector 2 their top two (bits 0-1 and 2-3). Still 16 x 210 bytes, in place.
+struct Q6_KFieldLayout : Q6_KLayout {
+  // Pair p of a sub-block's 16 columns as widen_k_pairs numbers them: p = i: (4i, 4i+2);
+  // p = 4+i: (4i+1, 4i+3).
+  static int pair_column(int pair, int second) { return 4 * (pair % 4) + pair / 4 + 2 * second; }
+  static size_t lane_offset(int j, int k, int lane, int second) {
+    return 288 + 192 * size_t(j) + 64 * size_t(k) + 16 * size_t(lane / 4) + 4 * size_t(lane % 4) + 2 * size_t(second);
+  }
+  static int word(const uint8_t* group, int j, int k, int lane, int second) {
+    uint16_t v;
+    std::memcpy(&v, group + lane_offset(j, k, lane, second), 2);
+    return v;
+  }
+  static int group_level(const uint8_t* group, int lane, int v) {
+    const int j = v / 16, c = v % 16, pair = 4 * (c % 2) + c / 4, second = (c / 2) % 2;  // pair_column inverted
+    if (pair < 6) return (word(group, j, pair / 2, lane, second) >> (4 + 6 * (pair % 2))) & 63;
+    const int top = (word(group, j, 2, lane, second) >> (2 * (pair - 6))) & 3;
+    return (word(group, j, pair - 6, lane, second) & 15) | top << 4;
+  }
+  static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
+    std::memcpy(group + 2 * lane, row + 208, 2);
+    for (int j = 0; j < 16; ++j) group[32 + 16 * j + lane] = row[192 + j];
+    for (int j = 0; j < 16; ++j)
+      for (int second = 0; second < 2; ++second) {
+        int level[8];
+        for (int pair = 0; pair < 8; ++pair) level[pair] = row_level(row, 16 * j + pair_column(pair, second));
+        for (int k = 0; k < 3; ++k) {
+          const int spare = k < 2 ? level[6 + k] & 15 : (level[6] >> 4) | (level[7] >> 4) << 2;
+          const uint16_t v = uint16_t(spare | level[2 * k] << 4 | level[2 * k + 1] << 10);
+          std::memcpy(group + lane_offset(j, k, lane, second), &v, 2);
+        }
+      }
+  }
+  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+    std::memcpy(row + 208, group + 2 * lane, 2);
+    for (int j = 0; j < 16; ++j) row[192 + j] = group[32 + 16 * j + lane];
+    std::memset(row, 0, 192);
+    for (int v = 0; v < 256; ++v) {
+      const int q = group_level(group, lane, v);
+      const int half = v / 128, k = (v % 128) / 32, l = v % 32;
+      uint8_t* ql = row + 64 * half;
+      uint8_t* qh = row + 128 + 32 * half;
+      (k % 2 == 0 ? ql[l] : ql[l + 32]) |= uint8_t(k < 2 ? (q & 15) : (q & 15) << 4);
+      qh[l] |= uint8_t((q >> 4) << (2 * k));
+    }
+  }
+  static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
+    int8_t scales[16];
+    for (int j = 0; j < 16; ++j) scales[j] = int8_t(group[32 + 16 * j + lane]);
+    return block_term(scales, load_f16(group + 2 * lane), a, [&](int v) { return group_level(group, lane, v); });
+  }
+};
+
+#ifdef __wasm__  // as Q5_0Packed
+using Q6_KPacked = Q6_KFieldLayout;
+#else
+using Q6_KPacked = Q6_KLayout;
+#endif
+
 // ---------------------------------------------------------------------------
 // Float types: one column of 16 rows after another; partner rows are f32 values
 // rounded through the weight type (what the reference's partner type holds).
@@ -721,7 +786,7 @@ const PackedTypeInfo kPackedTypes[] = {
     q8_1_family<Q5_1Layout>(T::Q5_1),
     k_quant<Q4_KLayout, 1>(T::Q4_K),
     k_quant<Q5_KLayout, 1>(T::Q5_K),
-    k_quant<Q6_KLayout, -32>(T::Q6_K),
+    k_quant<Q6_KPacked, -32>(T::Q6_K),
     float_type<F32Values>(T::F32),
     float_type<F16Values>(T::F16),
     float_type<BF16Values>(T::BF16),
