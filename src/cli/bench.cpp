@@ -1,7 +1,8 @@
 // loupe-cli bench: how fast Loupe reads a prompt and generates, next to this machine's
 // memory read bandwidth measured in the same run with the same threads, so every figure
 // is also a fraction of the machine's limit. And the hidden `bench-model`, which writes
-// the random-weight Llama-shaped model scripts/bench measures.
+// the random-weight Llama-shaped model scripts/bench measures, and `bench-kernels`, which
+// times the matrix products alone.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -23,8 +24,11 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/tensor_types.h"
 #include "formats/gguf.h"
 #include "kernels/dispatch.h"
+#include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "kernels/thread_pool.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -338,6 +342,67 @@ void command_bench_model(const BenchModelOptions& o) {
   std::printf("wrote %s (%s)\n", o.out_path.c_str(), requested->name);
 }
 
+// ---------------------------------------------------------------------------------------
+// bench-kernels: the matrix products alone, per weight type, in GMAC/s (multiply-adds per
+// second): 1 token (generation's product) and many (a prompt's), on a random packed
+// matrix small enough to stay in cache, so that the figures are the kernels' own, and
+// the native and web builds' can be compared type by type.
+// ---------------------------------------------------------------------------------------
+
+struct BenchKernelsOptions {
+  std::vector<std::string> types = {"f16", "q8_0", "q4_0", "q5_0", "q4_K", "q5_K", "q6_K"};
+  std::vector<int> tokens = {1, 128};
+  int64_t rows = 2048, cols = 1536;
+  int threads = 1;
+  bool json = false;
+};
+
+void command_bench_kernels(const BenchKernelsOptions& o) {
+  set_thread_count(o.threads);
+  nlohmann::json results = nlohmann::json::array();
+  for (const std::string& name : o.types) {
+    const TensorTypeInfo* info = find_type_info(name);
+    if (!info || !info->from_float) fail("bench-kernels: cannot write type '" + name + "'");
+    if (o.cols % info->block_size != 0)
+      fail("bench-kernels: --cols must be a multiple of " + std::to_string(info->block_size) + " for " + name);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> values(size_t(o.rows * o.cols));
+    for (float& v : values) v = normal(rng);
+    const size_t bytes_per_row = row_bytes(info->type, o.cols);
+    std::vector<uint8_t> bytes(bytes_per_row * size_t(o.rows));
+    for (int64_t r = 0; r < o.rows; ++r) info->from_float(values.data() + r * o.cols, bytes.data() + size_t(r) * bytes_per_row, o.cols);
+    TensorView weight;
+    weight.name = "w";
+    weight.type = info->type;
+    weight.shape = {o.cols, o.rows, 1, 1};
+    weight.n_dims = 2;
+    weight.data = bytes.data();
+    weight.bytes = bytes.size();
+    if (can_pack(weight)) pack_in_place(weight, bytes.data());
+    for (int n_tokens : o.tokens) {
+      std::vector<float> in(size_t(o.cols) * size_t(n_tokens)), out(size_t(o.rows) * size_t(n_tokens));
+      for (float& v : in) v = 20.0f * normal(rng);
+      // Warm up (the web build's code is recompiled optimized once it is hot), then the
+      // best of runs that together last at least 0.3 s.
+      double best_ms = 1e30, total_ms = 0;
+      for (int run = 0; total_ms < 600 || run < 5; ++run) {
+        const Clock::time_point start = Clock::now();
+        matmul(weight, in.data(), n_tokens, out.data());
+        const double ms = ms_since(start);
+        total_ms += ms;
+        if (total_ms > 300) best_ms = std::min(best_ms, ms);
+      }
+      const double gmac_per_s = double(o.rows) * double(o.cols) * n_tokens / (best_ms * 1e6);
+      results.push_back({{"type", info->name}, {"tokens", n_tokens}, {"gmac_per_s", gmac_per_s}, {"ms", best_ms},
+                         {"packed", weight.packed}, {"rows", o.rows}, {"cols", o.cols}, {"threads", o.threads},
+                         {"kernels", kernel_isa_name(kernel_isa())}});
+      if (!o.json) std::printf("%-5s %4d tokens  %7.2f GMAC/s  (%.3f ms)\n", info->name, n_tokens, gmac_per_s, best_ms);
+    }
+  }
+  if (o.json) std::printf("%s\n", results.dump().c_str());
+}
+
 }  // namespace
 
 void add_bench_commands(CLI::App& app) {
@@ -366,6 +431,17 @@ void add_bench_commands(CLI::App& app) {
   model->add_option("--vocab", m->vocab)->capture_default_str();
   model->add_option("--seed", m->seed)->capture_default_str();
   model->callback([m] { command_bench_model(*m); });
+
+  auto k = std::make_shared<BenchKernelsOptions>();
+  CLI::App* kernels = app.add_subcommand("bench-kernels", "Time the matrix products alone, per weight type, in GMAC/s");
+  kernels->group("");  // hidden from --help
+  kernels->add_option("--types", k->types, "Weight types")->delimiter(',')->capture_default_str();
+  kernels->add_option("--tokens", k->tokens, "Token counts")->delimiter(',')->capture_default_str()->check(CLI::Range(1, 4096));
+  kernels->add_option("--rows", k->rows)->capture_default_str()->check(CLI::Range(16, 1 << 20));
+  kernels->add_option("--cols", k->cols)->capture_default_str()->check(CLI::Range(256, 1 << 20));
+  kernels->add_option("-t,--threads", k->threads)->capture_default_str()->check(CLI::Range(1, 256));
+  kernels->add_flag("--json", k->json, "Print one JSON array");
+  kernels->callback([k] { command_bench_kernels(*k); });
 }
 
 }  // namespace loupe::cli
