@@ -234,8 +234,30 @@ struct Q5_0FieldLayout : Q5_0Layout {
   // Pair p of a block's columns as the wasm kernels widen activations (widen_pairs):
   // p = s: (4s, 4s+2); 4+s: (4s+1, 4s+3); 8+s and 12+s: the same 16 columns on.
   static int pair_column(int pair, int second) { return 16 * (pair / 8) + 4 * (pair % 4) + (pair / 4) % 2 + 2 * second; }
-  static size_t lane_offset(int k, int lane, int second) {
-    return 32 + 64 * size_t(k) + 16 * size_t(lane / 4) + 4 * size_t(lane % 4) + 2 * size_t(second);
+  // Where lane (row `lane`, column `second`) of vector k sits after the block's halves.
+  static size_t word_offset(int k, int lane, int second) {
+    return 64 * size_t(k) + 16 * size_t(lane / 4) + 4 * size_t(lane % 4) + 2 * size_t(second);
+  }
+  // One row's and column's five lanes from its 16 pairs' levels, and a level back (so
+  // Q5_K's sub-blocks, also 32 five-bit levels, reuse them).
+  static void write_words(const int* pair_levels, uint8_t* fields, int lane, int second) {
+    for (int k = 0; k < 5; ++k) {
+      int word = (pair_levels[15] >> (4 - k)) & 1;
+      for (int f = 0; f < 3; ++f) word |= pair_levels[3 * k + f] << (1 + 5 * f);
+      const uint16_t v = uint16_t(word);
+      std::memcpy(fields + word_offset(k, lane, second), &v, 2);
+    }
+  }
+  static int read_level(const uint8_t* fields, int lane, int pair, int second) {
+    auto word = [&](int k) {
+      uint16_t v;
+      std::memcpy(&v, fields + word_offset(k, lane, second), 2);
+      return int(v);
+    };
+    if (pair < 15) return (word(pair / 3) >> (1 + 5 * (pair % 3))) & 31;
+    int level = 0;
+    for (int k = 0; k < 5; ++k) level |= (word(k) & 1) << (4 - k);
+    return level;
   }
   static int row_level(const uint8_t* row_block, int j) {
     uint32_t qh;
@@ -244,26 +266,14 @@ struct Q5_0FieldLayout : Q5_0Layout {
     return nibble | int((qh >> j) & 1u) << 4;
   }
   static int group_level(const uint8_t* group_block, int lane, int pair, int second) {
-    auto word = [&](int k) {
-      uint16_t v;
-      std::memcpy(&v, group_block + lane_offset(k, lane, second), 2);
-      return int(v);
-    };
-    if (pair < 15) return (word(pair / 3) >> (1 + 5 * (pair % 3))) & 31;
-    int level = 0;
-    for (int k = 0; k < 5; ++k) level |= (word(k) & 1) << (4 - k);
-    return level;
+    return read_level(group_block + 32, lane, pair, second);
   }
   static void pack_block(const uint8_t* row_block, int lane, uint8_t* group_block) {
     std::memcpy(group_block + 2 * lane, row_block, 2);
     for (int second = 0; second < 2; ++second) {
-      const int spare_level = row_level(row_block, pair_column(15, second));
-      for (int k = 0; k < 5; ++k) {
-        int word = (spare_level >> (4 - k)) & 1;
-        for (int f = 0; f < 3; ++f) word |= row_level(row_block, pair_column(3 * k + f, second)) << (1 + 5 * f);
-        const uint16_t v = uint16_t(word);
-        std::memcpy(group_block + lane_offset(k, lane, second), &v, 2);
-      }
+      int pair_levels[16];
+      for (int pair = 0; pair < 16; ++pair) pair_levels[pair] = row_level(row_block, pair_column(pair, second));
+      write_words(pair_levels, group_block + 32, lane, second);
     }
   }
   static void unpack_block(const uint8_t* group_block, int lane, uint8_t* row_block) {
@@ -288,8 +298,8 @@ struct Q5_0FieldLayout : Q5_0Layout {
   }
 };
 
-// Q5_0 and Q5_1 (and Q6_K, below) pack in fields for WebAssembly, as nibbles plus
-// separate high bits elsewhere (x86's byte dot products want whole bytes).
+// Q5_0 and Q5_1 (and Q5_K and Q6_K, below) pack in fields for WebAssembly, as nibbles
+// plus separate high bits elsewhere (x86's byte dot products want whole bytes).
 #ifdef __wasm__
 using Q5_0Packed = Q5_0FieldLayout;
 #else
@@ -524,6 +534,59 @@ struct Q5_KLayout : Q4_KLayout {
     });
   }
 };
+
+// Q5_K in 5-bit fields: the WebAssembly build's layout. Q4_K's first 256 bytes (halves
+// and scales), then sub-block j's 32 levels per row, at 256 + 320 j, laid out as one
+// Q5_0FieldLayout block's five vectors per quad. 16 x 176 bytes, in place.
+struct Q5_KFieldLayout : Q5_KLayout {
+  static int row_level(const uint8_t* row, int j, int l) {
+    const uint8_t q = row[48 + 32 * (j / 2) + l];
+    return (j % 2 == 0 ? q & 15 : q >> 4) | ((row[16 + l] >> j) & 1) << 4;
+  }
+  static const uint8_t* fields(const uint8_t* group, int j) { return group + 256 + 320 * size_t(j); }
+  // Value l of sub-block j: pair_column inverted.
+  static int group_level(const uint8_t* group, int lane, int j, int l) {
+    const int c = l % 16;
+    return Q5_0FieldLayout::read_level(fields(group, j), lane, 8 * (l / 16) + 4 * (c % 2) + c / 4, (c / 2) % 2);
+  }
+  template <class F>
+  static void for_each_scale_piece(int lane, F&& piece) {  // Q4_K's halves and scales
+    for_each_piece(lane, 0, [&](int r, int g, int n) {
+      if (r < 16) piece(r, g, n);
+    });
+  }
+  static void pack_block(const uint8_t* row, int lane, uint8_t* group) {
+    for_each_scale_piece(lane, [&](int r, int g, int n) { std::memcpy(group + g, row + r, size_t(n)); });
+    for (int j = 0; j < 8; ++j)
+      for (int second = 0; second < 2; ++second) {
+        int pair_levels[16];
+        for (int pair = 0; pair < 16; ++pair) pair_levels[pair] = row_level(row, j, Q5_0FieldLayout::pair_column(pair, second));
+        Q5_0FieldLayout::write_words(pair_levels, group + 256 + 320 * size_t(j), lane, second);
+      }
+  }
+  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+    for_each_scale_piece(lane, [&](int r, int g, int n) { std::memcpy(row + r, group + g, size_t(n)); });
+    std::memset(row + 16, 0, 160);
+    for (int j = 0; j < 8; ++j)
+      for (int l = 0; l < 32; ++l) {
+        const int level = group_level(group, lane, j, l);
+        row[48 + 32 * (j / 2) + l] |= uint8_t((level & 15) << (4 * (j % 2)));
+        row[16 + l] |= uint8_t((level >> 4) << j);
+      }
+  }
+  static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
+    uint8_t scales[12];
+    for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * w, group + 64 + 64 * w + 4 * lane, 4);
+    return block_term(scales, load_f16(group + 2 * lane), load_f16(group + 32 + 2 * lane), a,
+                      [&](int j, int l) { return group_level(group, lane, j, l); });
+  }
+};
+
+#ifdef __wasm__  // as Q5_0Packed
+using Q5_KPacked = Q5_KFieldLayout;
+#else
+using Q5_KPacked = Q5_KLayout;
+#endif
 
 // Q6_K row block: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}; 16 sub-blocks of 16,
 // value = d * scale_j * (q - 32), q six bits (see q6_k_level in core/tensor_types.cpp).
@@ -785,7 +848,7 @@ const PackedTypeInfo kPackedTypes[] = {
     q8_1_family<Q4_1Layout>(T::Q4_1),
     q8_1_family<Q5_1Layout>(T::Q5_1),
     k_quant<Q4_KLayout, 1>(T::Q4_K),
-    k_quant<Q5_KLayout, 1>(T::Q5_K),
+    k_quant<Q5_KPacked, 1>(T::Q5_K),
     k_quant<Q6_KPacked, -32>(T::Q6_K),
     float_type<F32Values>(T::F32),
     float_type<F16Values>(T::F16),
