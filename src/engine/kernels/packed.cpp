@@ -855,7 +855,21 @@ const PackedTypeInfo kPackedTypes[] = {
     float_type<BF16Values>(T::BF16),
 };
 
+// The field layouts, whichever build this is (the web build's table holds them too).
+const PackedTypeInfo kFieldTypes[] = {
+    q8_family<Q5_0FieldLayout>(T::Q5_0),
+    q8_1_family<WithMinLayout<Q5_0FieldLayout>>(T::Q5_1),
+    k_quant<Q5_KFieldLayout, 1>(T::Q5_K),
+    k_quant<Q6_KFieldLayout, -32>(T::Q6_K),
+};
+
 }  // namespace
+
+const PackedTypeInfo* find_field_packed_info(TensorType type) {
+  for (const PackedTypeInfo& info : kFieldTypes)
+    if (info.type == type) return &info;
+  return nullptr;
+}
 
 const PackedTypeInfo* find_packed_info(TensorType type) {
   for (const PackedTypeInfo& info : kPackedTypes)

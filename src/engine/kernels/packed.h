@@ -74,6 +74,10 @@ struct PackedTypeInfo {
 
 // Null when `type` has no packed layout.
 const PackedTypeInfo* find_packed_info(TensorType type);
+// The field layout of Q5_0, Q5_1, Q5_K or Q6_K (what the WebAssembly build packs them
+// in), in every build, so that native tests cover its scalar kernels too; null for other
+// types.
+const PackedTypeInfo* find_field_packed_info(TensorType type);
 
 // Bytes of one partner row of `cols` values for packed weights of `type`.
 size_t packed_partner_row_bytes(TensorType type, int64_t cols);

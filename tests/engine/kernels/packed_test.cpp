@@ -107,6 +107,56 @@ TEST_F(PackedTest, ScalarPackedGivesTheReferenceBits) {
   }
 }
 
+// The web build's field layouts (Q5_0, Q5_1, Q5_K, Q6_K), here whichever build runs the
+// tests: packing is undone exactly, and their scalar kernels give the bits of the
+// scalar kernels of the layout this build packs in (both are the reference's chain),
+// over random level bytes (every 5- and 6-bit pattern).
+TEST_F(PackedTest, FieldLayoutsPackExactlyAndGiveTheReferenceBits) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (TensorType type : {TensorType::Q5_0, TensorType::Q5_1, TensorType::Q5_K, TensorType::Q6_K}) {
+    const PackedTypeInfo* fields = find_field_packed_info(type);
+    const PackedTypeInfo* native = find_packed_info(type);
+    ASSERT_NE(fields, nullptr) << type_info(type).name;
+    const int64_t cols = type_info(type).block_size == 256 ? 512 : 96, rows = 32;
+    Matrix m(type, cols, rows, 19);
+    // Random level bytes, the halves (scales, mins) kept: where they sit per block.
+    const size_t block_bytes = type_info(type).block_bytes;
+    for (size_t i = 0; i < m.row_major.size(); ++i) {
+      const size_t at = i % block_bytes;
+      const bool half = type == TensorType::Q5_0   ? at < 2
+                        : type == TensorType::Q5_1 ? at < 4
+                        : type == TensorType::Q5_K ? at < 16  // d, dmin and the 12 scale bytes
+                                                   : at >= 192;  // Q6_K: its 16 scales and d
+      if (!half) m.row_major[i] = uint8_t(byte(rng));
+    }
+    const size_t row_bytes = m.view.bytes_per_row(), group_bytes = 16 * row_bytes;
+    std::vector<uint8_t> packed(m.row_major.size()), native_packed(m.row_major.size());
+    for (int64_t g = 0; g < rows / 16; ++g) {
+      fields->pack_group(m.row_major.data() + g * group_bytes, row_bytes, cols, packed.data() + g * group_bytes);
+      native->pack_group(m.row_major.data() + g * group_bytes, row_bytes, cols, native_packed.data() + g * group_bytes);
+      for (int lane = 0; lane < 16; ++lane) {
+        std::vector<uint8_t> row(row_bytes);
+        fields->unpack_row(packed.data() + g * group_bytes, cols, lane, row.data());
+        ASSERT_EQ(0, std::memcmp(row.data(), m.row_major.data() + (g * 16 + lane) * row_bytes, row_bytes))
+            << type_info(type).name << " row " << g * 16 + lane;
+      }
+    }
+    for (int n_tokens : {1, 3}) {
+      const std::vector<float> in = random_normal(size_t(cols * n_tokens), 20);
+      const size_t partner_bytes = packed_partner_row_bytes(type, cols);
+      std::vector<uint8_t> partner(partner_bytes * size_t(n_tokens));
+      for (int t = 0; t < n_tokens; ++t) fields->quantize(in.data() + t * cols, partner.data() + t * partner_bytes, cols);
+      std::vector<float> got(size_t(rows * n_tokens)), expected(got.size());
+      fields->tile(packed.data(), group_bytes, int(rows / 16), cols, partner.data(), partner_bytes, n_tokens, got.data(), size_t(rows));
+      native->tile(native_packed.data(), group_bytes, int(rows / 16), cols, partner.data(), partner_bytes, n_tokens,
+                   expected.data(), size_t(rows));
+      EXPECT_EQ(got, expected) << type_info(type).name << " tokens=" << n_tokens;
+    }
+  }
+  EXPECT_EQ(find_field_packed_info(TensorType::Q4_0), nullptr);
+}
+
 // Each instruction set's packed kernels against its own row-major ones: the same bits for
 // the Q8_0 and Q8_1 families (the same chain), float rounding for the float types (a lane runs
 // one chain over the columns, the row-major dot eight).
