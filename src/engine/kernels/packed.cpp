@@ -627,18 +627,24 @@ struct Q6_KLayout {
       high = uint8_t((high & ~(3 << shift)) | ((q >> 4) << shift));
     }
   }
-  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+  // The row block back from a group block's halves and scales and its levels as
+  // `level(v)` reads them (so the field layout, below, shares it).
+  template <class Level>
+  static void unpack_levels(const uint8_t* group, int lane, uint8_t* row, Level level) {
     std::memcpy(row + 208, group + 2 * lane, 2);
     for (int j = 0; j < 16; ++j) row[192 + j] = group[32 + 16 * j + lane];
     std::memset(row, 0, 192);
     for (int v = 0; v < 256; ++v) {
-      const int q = group_level(group, lane, v);
+      const int q = level(v);
       const int half = v / 128, k = (v % 128) / 32, l = v % 32;
       uint8_t* ql = row + 64 * half;
       uint8_t* qh = row + 128 + 32 * half;
       (k % 2 == 0 ? ql[l] : ql[l + 32]) |= uint8_t(k < 2 ? (q & 15) : (q & 15) << 4);
       qh[l] |= uint8_t((q >> 4) << (2 * k));
     }
+  }
+  static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
+    unpack_levels(group, lane, row, [&](int v) { return group_level(group, lane, v); });
   }
   template <class Level>
   static float block_term(const int8_t* scales, float d, const uint8_t* a, Level level) {
@@ -701,17 +707,7 @@ struct Q6_KFieldLayout : Q6_KLayout {
       }
   }
   static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
-    std::memcpy(row + 208, group + 2 * lane, 2);
-    for (int j = 0; j < 16; ++j) row[192 + j] = group[32 + 16 * j + lane];
-    std::memset(row, 0, 192);
-    for (int v = 0; v < 256; ++v) {
-      const int q = group_level(group, lane, v);
-      const int half = v / 128, k = (v % 128) / 32, l = v % 32;
-      uint8_t* ql = row + 64 * half;
-      uint8_t* qh = row + 128 + 32 * half;
-      (k % 2 == 0 ? ql[l] : ql[l + 32]) |= uint8_t(k < 2 ? (q & 15) : (q & 15) << 4);
-      qh[l] |= uint8_t((q >> 4) << (2 * k));
-    }
+    unpack_levels(group, lane, row, [&](int v) { return group_level(group, lane, v); });
   }
   static float group_term(const uint8_t* group, int lane, const uint8_t* a) {
     int8_t scales[16];
