@@ -209,15 +209,16 @@ struct Q5_0Layout {
       }
     return sum;
   }
-  static int32_t row_sum(const uint8_t* row_block, const int8_t* a) {
+  // Level j (0..31, stored: value + 16) of a row-major block.
+  static int row_level(const uint8_t* row_block, int j) {
     uint32_t qh;
     std::memcpy(&qh, row_block + 2, 4);
+    const int nibble = j < 16 ? row_block[6 + j] & 15 : row_block[6 + j - 16] >> 4;
+    return nibble | int((qh >> j) & 1u) << 4;
+  }
+  static int32_t row_sum(const uint8_t* row_block, const int8_t* a) {
     int32_t sum = 0;
-    for (int j = 0; j < 16; ++j) {
-      const int low = (row_block[6 + j] & 15) | int((qh >> j) & 1u) << 4;
-      const int high = (row_block[6 + j] >> 4) | int((qh >> (16 + j)) & 1u) << 4;
-      sum += (low - 16) * a[j] + (high - 16) * a[16 + j];
-    }
+    for (int j = 0; j < kBlock; ++j) sum += (row_level(row_block, j) - 16) * a[j];
     return sum;
   }
 };
@@ -258,12 +259,6 @@ struct Q5_0FieldLayout : Q5_0Layout {
     int level = 0;
     for (int k = 0; k < 5; ++k) level |= (word(k) & 1) << (4 - k);
     return level;
-  }
-  static int row_level(const uint8_t* row_block, int j) {
-    uint32_t qh;
-    std::memcpy(&qh, row_block + 2, 4);
-    const int nibble = j < 16 ? row_block[6 + j] & 15 : row_block[6 + j - 16] >> 4;
-    return nibble | int((qh >> j) & 1u) << 4;
   }
   static int group_level(const uint8_t* group_block, int lane, int pair, int second) {
     return read_level(group_block + 32, lane, pair, second);
@@ -527,11 +522,13 @@ struct Q5_KLayout : Q4_KLayout {
       return (j % 2 == 0 ? q & 15 : q >> 4) | ((high_bits >> j) & 1) << 4;
     });
   }
+  // Value l of sub-block j of a row-major block.
+  static int row_level(const uint8_t* row, int j, int l) {
+    const uint8_t q = row[48 + 32 * (j / 2) + l];
+    return (j % 2 == 0 ? q & 15 : q >> 4) | ((row[16 + l] >> j) & 1) << 4;
+  }
   static float row_term(const uint8_t* row, const uint8_t* a) {
-    return block_term(row + 4, load_f16(row), load_f16(row + 2), a, [&](int j, int l) {
-      const uint8_t q = row[48 + 32 * (j / 2) + l];
-      return (j % 2 == 0 ? q & 15 : q >> 4) | ((row[16 + l] >> j) & 1) << 4;
-    });
+    return block_term(row + 4, load_f16(row), load_f16(row + 2), a, [&](int j, int l) { return row_level(row, j, l); });
   }
 };
 
@@ -539,10 +536,6 @@ struct Q5_KLayout : Q4_KLayout {
 // and scales), then sub-block j's 32 levels per row, at 256 + 320 j, laid out as one
 // Q5_0FieldLayout block's five vectors per quad. 16 x 176 bytes, in place.
 struct Q5_KFieldLayout : Q5_KLayout {
-  static int row_level(const uint8_t* row, int j, int l) {
-    const uint8_t q = row[48 + 32 * (j / 2) + l];
-    return (j % 2 == 0 ? q & 15 : q >> 4) | ((row[16 + l] >> j) & 1) << 4;
-  }
   static const uint8_t* fields(const uint8_t* group, int j) { return group + 256 + 320 * size_t(j); }
   // Value l of sub-block j: pair_column inverted.
   static int group_level(const uint8_t* group, int lane, int j, int l) {
