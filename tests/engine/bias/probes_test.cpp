@@ -21,8 +21,14 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+// A fixture folder of this test's own: ctest runs the tests as parallel processes, and
+// one rewriting a shared fixture while another reads it tears the read.
+std::filesystem::path own_fixture_dir(const std::string& name) {
+  return test::scratch_path(name + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
+
 std::filesystem::path winogender_fixture() {
-  const std::filesystem::path dir = test::scratch_path("winogender-fixture");
+  const std::filesystem::path dir = own_fixture_dir("winogender-fixture");
   std::filesystem::create_directories(dir);
   write_text(dir / "occupations-stats.tsv",
              "occupation\tbergsma_pct_female\tbls_pct_female\tbls_year\ntechnician\t9.42\t40.34\t2015\n"
@@ -35,7 +41,7 @@ std::filesystem::path winogender_fixture() {
 }
 
 std::filesystem::path winobias_fixture() {
-  const std::filesystem::path dir = test::scratch_path("winobias-fixture");
+  const std::filesystem::path dir = own_fixture_dir("winobias-fixture");
   std::filesystem::create_directories(dir);
   for (int type : {1, 2}) {
     const std::string suffix = "_stereotyped_type" + std::to_string(type) + ".txt.test";
