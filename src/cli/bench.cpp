@@ -383,8 +383,8 @@ void command_bench_kernels(const BenchKernelsOptions& o) {
     for (int n_tokens : o.tokens) {
       std::vector<float> in(size_t(o.cols) * size_t(n_tokens)), out(size_t(o.rows) * size_t(n_tokens));
       for (float& v : in) v = 20.0f * normal(rng);
-      // Warm up (the web build's code is recompiled optimized once it is hot), then the
-      // best of runs that together last at least 0.3 s.
+      // Warm up for 0.3 s (the web build's code is recompiled optimized once it is hot),
+      // then the best of the runs of the next 0.3 s (5 runs at least in all).
       double best_ms = 1e30, total_ms = 0;
       for (int run = 0; total_ms < 600 || run < 5; ++run) {
         const Clock::time_point start = Clock::now();

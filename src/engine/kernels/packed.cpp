@@ -536,11 +536,11 @@ struct Q5_KLayout : Q4_KLayout {
 // and scales), then sub-block j's 32 levels per row, at 256 + 320 j, laid out as one
 // Q5_0FieldLayout block's five vectors per quad. 16 x 176 bytes, in place.
 struct Q5_KFieldLayout : Q5_KLayout {
-  static const uint8_t* fields(const uint8_t* group, int j) { return group + 256 + 320 * size_t(j); }
+  static size_t fields_at(int j) { return 256 + 320 * size_t(j); }  // sub-block j's fields
   // Value l of sub-block j: pair_column inverted.
   static int group_level(const uint8_t* group, int lane, int j, int l) {
     const int c = l % 16;
-    return Q5_0FieldLayout::read_level(fields(group, j), lane, 8 * (l / 16) + 4 * (c % 2) + c / 4, (c / 2) % 2);
+    return Q5_0FieldLayout::read_level(group + fields_at(j), lane, 8 * (l / 16) + 4 * (c % 2) + c / 4, (c / 2) % 2);
   }
   template <class F>
   static void for_each_scale_piece(int lane, F&& piece) {  // Q4_K's halves and scales
@@ -554,7 +554,7 @@ struct Q5_KFieldLayout : Q5_KLayout {
       for (int second = 0; second < 2; ++second) {
         int pair_levels[16];
         for (int pair = 0; pair < 16; ++pair) pair_levels[pair] = row_level(row, j, Q5_0FieldLayout::pair_column(pair, second));
-        Q5_0FieldLayout::write_words(pair_levels, group + 256 + 320 * size_t(j), lane, second);
+        Q5_0FieldLayout::write_words(pair_levels, group + fields_at(j), lane, second);
       }
   }
   static void unpack_block(const uint8_t* group, int lane, uint8_t* row) {
